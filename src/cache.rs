@@ -1,0 +1,581 @@
+//! [`Cache`]: the shard array, hashing to a shard, and the public methods.
+
+use crate::builder::{CacheBuilder, Weigher};
+use crate::clock::{Clock, Now};
+use crate::flight::{Found, Outcome, Signal};
+use crate::listener::{Listener, Removals, RemovalCause};
+use crate::shard::Shard;
+use crate::stats::CacheStats;
+use hashbrown::DefaultHashBuilder;
+use std::borrow::Borrow;
+use std::convert::Infallible;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A bounded, concurrent LRU cache with lazy TTL expiry.
+///
+/// The cache is split into shards, each an exact LRU of its slice of the keys behind its own
+/// lock; with [`shards(1)`](CacheBuilder::shards) it is one exact LRU. Every method takes `&self`:
+/// share a cache between threads with `Arc` or a reference.
+///
+/// A hit clones the value: share large values with `Arc`. No user code — listener, weigher,
+/// loader, or the `Drop` of a key or value — runs while a shard lock is held (the key's `Eq`
+/// and `V::clone` are the exceptions a lookup cannot avoid).
+///
+/// # Examples
+///
+/// ```
+/// use stratacache::Cache;
+///
+/// let cache: Cache<u64, String> = Cache::new(2);
+/// cache.insert(1, "one".to_string());
+/// cache.insert(2, "two".to_string());
+/// assert_eq!(cache.get(&1).as_deref(), Some("one")); // 1 is now the most recently used
+/// cache.insert(3, "three".to_string()); // evicts 2, the least recently used
+/// assert!(!cache.contains_key(&2));
+/// assert_eq!(cache.len(), 2);
+/// ```
+pub struct Cache<K, V, S = DefaultHashBuilder> {
+    shards: Box<[Shard<K, V>]>,
+    /// A hash selects shard `(hash >> shard_shift) & shard_mask`: bits just below the seven top
+    /// bits that hashbrown keeps for its control bytes, so both stay independent.
+    shard_shift: u32,
+    shard_mask: usize,
+    hasher: S,
+    capacity: u64,
+    ttl: Option<Duration>,
+    weigher: Option<Weigher<K, V>>,
+    listener: Option<Listener<K, V>>,
+    clock: Arc<dyn Clock>,
+    origin: Instant,
+}
+
+impl<K: Hash + Eq, V: Clone> Cache<K, V, DefaultHashBuilder> {
+    /// A cache of at most `max_capacity` entries, with default settings.
+    ///
+    /// # Panics
+    ///
+    /// If `max_capacity` is 0. Use [`Cache::builder`] to get a [`BuildError`](crate::BuildError)
+    /// instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(100);
+    /// cache.insert("k", 1);
+    /// assert_eq!(cache.capacity(), 100);
+    /// ```
+    #[must_use]
+    pub fn new(max_capacity: u64) -> Self {
+        match Self::builder().max_capacity(max_capacity).build() {
+            Ok(c) => c,
+            Err(e) => panic!("Cache::new({max_capacity}): {e}"),
+        }
+    }
+
+    /// A builder for every setting: capacity, shards, TTL, weigher, listener, clock, hasher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::Cache;
+    /// let cache: Cache<u32, u32> = Cache::builder().max_capacity(10).shards(1).build().unwrap();
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn builder() -> CacheBuilder<K, V, DefaultHashBuilder> {
+        CacheBuilder::new()
+    }
+}
+
+impl<K, V, S> Cache<K, V, S> {
+    pub(crate) fn from_parts(b: CacheBuilder<K, V, S>, capacity: u64, shards: usize) -> Self {
+        debug_assert!(shards.is_power_of_two() && shards as u64 <= capacity);
+        let n = shards as u64;
+        let shard_vec: Vec<Shard<K, V>> = (0..n)
+            .map(|i| Shard::new(capacity / n + u64::from(i < capacity % n), b.weigher.is_some()))
+            .collect();
+        let bits = shards.trailing_zeros();
+        let origin = b.clock.now();
+        Cache {
+            shards: shard_vec.into_boxed_slice(),
+            shard_shift: 57 - bits,
+            shard_mask: shards - 1,
+            hasher: b.hasher,
+            capacity,
+            ttl: b.ttl,
+            weigher: b.weigher,
+            listener: b.listener,
+            clock: b.clock,
+            origin,
+        }
+    }
+
+    /// The total weight the cache holds at most (`max_capacity`).
+    #[must_use]
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The number of shards.
+    #[must_use]
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The default time-to-live, if one was set.
+    #[must_use]
+    pub fn time_to_live(&self) -> Option<Duration> {
+        self.ttl
+    }
+
+    /// The number of entries, counting expired ones not yet collected. Locks each shard in turn.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    /// Whether the cache holds no entries (expired ones count until collected).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(|s| s.lock().len() == 0)
+    }
+
+    /// The total weight of the entries, counting expired ones not yet collected. Never more than
+    /// [`capacity`](Self::capacity): each shard fits its share whenever its lock is free.
+    #[must_use]
+    pub fn weighted_size(&self) -> u64 {
+        self.shards.iter().map(|s| s.lock().weight()).sum()
+    }
+
+    /// The counters, summed over the shards.
+    #[must_use]
+    pub fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for s in self.shards.iter() {
+            total.add(&s.lock().stats);
+        }
+        total
+    }
+
+    #[inline]
+    fn now(&self) -> Now<'_> {
+        Now::new(&*self.clock, self.origin)
+    }
+
+    #[inline]
+    fn shard(&self, hash: u64) -> &Shard<K, V> {
+        &self.shards[(hash >> self.shard_shift) as usize & self.shard_mask]
+    }
+
+    #[inline]
+    fn weigh(&self, key: &K, value: &V) -> u32 {
+        match &self.weigher {
+            None => 1,
+            Some(w) => w(key, value).max(1),
+        }
+    }
+
+    #[inline]
+    fn deliver(&self, out: Removals<K, V>) {
+        out.deliver(self.listener.as_ref());
+    }
+}
+
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq,
+    V: Clone,
+    S: BuildHasher,
+{
+    #[inline]
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The value under `key`, making it the most recently used. An expired entry is a miss, and
+    /// is removed (cause `Expired`). Computes in **O(1)** time (average).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(10);
+    /// cache.insert("a", 1);
+    /// assert_eq!(cache.get("a"), Some(1));
+    /// assert_eq!(cache.get("b"), None);
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lookup(key, true)
+    }
+
+    /// Like [`get`](Self::get), but leaves the LRU order alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::Cache;
+    /// let cache: Cache<u32, u32> = Cache::builder().max_capacity(2).shards(1).build().unwrap();
+    /// cache.insert(1, 1);
+    /// cache.insert(2, 2);
+    /// assert_eq!(cache.peek(&1), Some(1)); // 1 stays the least recently used
+    /// cache.insert(3, 3);
+    /// assert_eq!(cache.peek(&1), None);
+    /// ```
+    #[inline]
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lookup(key, false)
+    }
+
+    #[inline]
+    fn lookup<Q>(&self, key: &Q, promote: bool) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        let mut out = Removals::new();
+        let v = self
+            .shard(hash)
+            .lock()
+            .get(hash, key, &now, promote, true, &mut out);
+        self.deliver(out);
+        v
+    }
+
+    /// Whether a live entry is under `key`; leaves the LRU order and the counters alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(10);
+    /// cache.insert(1, "x");
+    /// assert!(cache.contains_key(&1));
+    /// assert!(!cache.contains_key(&2));
+    /// ```
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        let mut out = Removals::new();
+        let found = self.shard(hash).lock().contains(hash, key, &now, &mut out);
+        self.deliver(out);
+        found
+    }
+
+    /// Inserts or replaces; the entry becomes the most recently used and gets the default TTL.
+    ///
+    /// A replaced value is reported with cause `Replaced` (`Expired` if it had expired), then the
+    /// evicted entries in LRU order. A value heavier than its shard's capacity is not stored: it
+    /// is reported as `Evicted`, after any older value under its key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(10);
+    /// cache.insert(1, "a");
+    /// cache.insert(1, "b");
+    /// assert_eq!(cache.get(&1), Some("b"));
+    /// ```
+    #[inline]
+    pub fn insert(&self, key: K, value: V) {
+        self.insert_inner(key, value, self.ttl);
+    }
+
+    /// Like [`insert`](Self::insert), with this entry's own time-to-live.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stratacache::{Cache, ManualClock};
+    /// let clock = ManualClock::new();
+    /// let cache: Cache<u32, u32> = Cache::builder().max_capacity(10).clock(clock.clone()).build()?;
+    /// cache.insert_with_ttl(1, 1, Duration::from_secs(5));
+    /// cache.insert(2, 2); // no default TTL: never expires
+    /// clock.advance(Duration::from_secs(5));
+    /// assert_eq!((cache.get(&1), cache.get(&2)), (None, Some(2)));
+    /// # Ok::<(), stratacache::BuildError>(())
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        self.insert_inner(key, value, Some(ttl));
+    }
+
+    #[inline]
+    fn insert_inner(&self, key: K, value: V, ttl: Option<Duration>) {
+        let hash = self.hash(&key);
+        let weight = self.weigh(&key, &value);
+        let now = self.now();
+        let mut out = Removals::new();
+        self.shard(hash)
+            .lock()
+            .insert(hash, key, value, weight, ttl, &now, &mut out);
+        self.deliver(out);
+    }
+
+    /// Removes the entry under `key` and returns its value (cause `Explicit`). An expired entry
+    /// is removed as `Expired` and `None` is returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(10);
+    /// cache.insert(1, "a");
+    /// assert_eq!(cache.remove(&1), Some("a"));
+    /// assert_eq!(cache.remove(&1), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        let mut out = Removals::new();
+        let removed = self.shard(hash).lock().remove(hash, key, &now, &mut out);
+        let (k, v) = match removed {
+            None => {
+                self.deliver(out);
+                return None;
+            }
+            Some(kv) => kv,
+        };
+        match &self.listener {
+            Some(_) => out.push(k, v.clone(), RemovalCause::Explicit),
+            None => drop(k),
+        }
+        self.deliver(out);
+        Some(v)
+    }
+
+    /// Removes every entry, shard by shard, each in LRU order (cause `Explicit`, or `Expired`
+    /// for entries that had expired).
+    pub fn clear(&self) {
+        let now = self.now();
+        for s in self.shards.iter() {
+            let mut out = Removals::new();
+            s.lock().clear(&now, &mut out);
+            self.deliver(out);
+        }
+    }
+
+    /// Removes every expired entry now (cause `Expired`) and returns how many there were.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stratacache::{Cache, ManualClock};
+    /// let clock = ManualClock::new();
+    /// let cache: Cache<u32, u32> = Cache::builder()
+    ///     .max_capacity(10)
+    ///     .time_to_live(Duration::from_secs(1))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// cache.insert(1, 1);
+    /// cache.insert(2, 2);
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(cache.len(), 2); // expiry is lazy
+    /// assert_eq!(cache.purge_expired(), 2);
+    /// assert!(cache.is_empty());
+    /// # Ok::<(), stratacache::BuildError>(())
+    /// ```
+    pub fn purge_expired(&self) -> usize {
+        let now = self.now();
+        let mut purged = 0;
+        for s in self.shards.iter() {
+            let mut out = Removals::new();
+            purged += s.lock().purge_expired(&now, &mut out);
+            self.deliver(out);
+        }
+        purged
+    }
+
+    /// The value under `key`; on a miss exactly one caller per key runs `init`, its value is
+    /// inserted like [`insert`](Self::insert), and concurrent callers for the key wait for it
+    /// and get a clone. No lock is held while `init` runs.
+    ///
+    /// If `init` panics, the panic goes to its caller, and the waiting callers retry (one of them
+    /// runs its own `init`); the key is never left locked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(10);
+    /// assert_eq!(cache.get_or_insert_with(7, || 49), 49);
+    /// assert_eq!(cache.get_or_insert_with(7, || unreachable!()), 49);
+    /// ```
+    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
+        match self.try_get_or_insert_with(key, || Ok::<V, Infallible>(init())) {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`get_or_insert_with`](Self::get_or_insert_with) with a fallible `init`: an error is
+    /// returned to the caller that ran `init` and is not cached; waiting callers retry.
+    ///
+    /// # Errors
+    ///
+    /// The error of this caller's own `init`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache = stratacache::Cache::new(10);
+    /// let r: Result<u32, &str> = cache.try_get_or_insert_with(1, || Err("db down"));
+    /// assert_eq!(r, Err("db down"));
+    /// assert_eq!(cache.try_get_or_insert_with(1, || Ok::<_, &str>(5)), Ok(5));
+    /// ```
+    pub fn try_get_or_insert_with<E>(
+        &self,
+        key: K,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let hash = self.hash(&key);
+        let shard = self.shard(hash);
+        let mut record = true;
+        let signal = loop {
+            let now = self.now();
+            let mut out = Removals::new();
+            let mut core = shard.lock();
+            if let Some(v) = core.get(hash, &key, &now, true, record, &mut out) {
+                drop(core);
+                self.deliver(out);
+                return Ok(v);
+            }
+            record = false;
+            match core.flights.find(hash, &key) {
+                Some(found) => {
+                    drop(core);
+                    self.deliver(out);
+                    let (signal, same) = match found {
+                        Found::Same(s) => (s, true),
+                        Found::Maybe(s) => (s, false),
+                    };
+                    match signal.wait() {
+                        Outcome::Value(v) if same => return Ok(v),
+                        _ => continue,
+                    }
+                }
+                None => {
+                    let signal = core.flights.start(hash, key);
+                    drop(core);
+                    let lead = Lead {
+                        shard,
+                        signal,
+                        ended: false,
+                    };
+                    self.deliver(out);
+                    break lead;
+                }
+            }
+        };
+        self.lead(hash, signal, init)
+    }
+
+    /// The leader's part of a flight: run `init`, weigh outside the lock, insert, wake waiters.
+    fn lead<E>(
+        &self,
+        hash: u64,
+        mut lead: Lead<'_, K, V>,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        // An error or a panic from here on abandons the flight (see `Lead::drop`).
+        let value = init()?;
+        let (key, weight) = if self.weigher.is_some() {
+            let key = lead.shard.lock().flights.take_key(&lead.signal);
+            let key = key.expect("the leader's flight holds its key");
+            let weight = self.weigh(&key, &value);
+            (Some(key), weight)
+        } else {
+            (None, 1)
+        };
+        let stored = value.clone();
+        let now = self.now();
+        let mut out = Removals::new();
+        let waiters = {
+            let mut core = lead.shard.lock();
+            let taken = core.flights.finish(&lead.signal);
+            lead.ended = true;
+            let key = key.or(taken).expect("the flight's key is either here or there");
+            core.insert(hash, key, stored, weight, self.ttl, &now, &mut out);
+            Arc::strong_count(&lead.signal) > 1
+        };
+        lead.signal.end(waiters.then(|| value.clone()));
+        self.deliver(out);
+        Ok(value)
+    }
+
+    /// Checks every invariant of every shard: the list and the table agree, weights add up,
+    /// capacity holds, stored hashes are the keys' hashes.
+    ///
+    /// # Panics
+    ///
+    /// With a description of the first broken invariant. Used by tests and fuzzing.
+    pub fn validate(&self) {
+        for (i, s) in self.shards.iter().enumerate() {
+            let core = s.lock();
+            let shard_of = |k: &K| {
+                let h = self.hash(k);
+                ((h >> self.shard_shift) as usize & self.shard_mask, h)
+            };
+            if let Err(e) = core.validate(|k| {
+                let (idx, h) = shard_of(k);
+                if idx == i { h } else { !h }
+            }) {
+                panic!("shard {i} of {}: {e}", self.shards.len());
+            }
+        }
+    }
+
+    /// The keys of one shard from least to most recently used, cloned (tests and debugging).
+    #[doc(hidden)]
+    pub fn shard_keys_lru(&self, shard: usize) -> Vec<K>
+    where
+        K: Clone,
+    {
+        self.shards[shard].lock().keys_lru().cloned().collect()
+    }
+}
+
+/// The leader of a flight. Dropped without `ended` (an error or panic in `init` or the weigher),
+/// it unregisters the flight, drops the key outside the lock and lets the waiters retry.
+struct Lead<'a, K, V: Clone> {
+    shard: &'a Shard<K, V>,
+    signal: Arc<Signal<V>>,
+    ended: bool,
+}
+
+impl<K, V: Clone> Drop for Lead<'_, K, V> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let key = self.shard.lock().flights.finish(&self.signal);
+            drop(key);
+            self.signal.end(None);
+        }
+    }
+}
+
+impl<K, V, S> fmt::Debug for Cache<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("capacity", &self.capacity)
+            .field("shards", &self.shards.len())
+            .field("time_to_live", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}

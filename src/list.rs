@@ -1,0 +1,192 @@
+//! The intrusive doubly linked LRU list.
+//!
+//! Entries live in a dense slab (`Vec`) and carry their own [`Links`]: the `u32` slab indices of
+//! their neighbours. `prev` points towards the most recently used end (the head), `next` towards
+//! the least recently used end (the tail). [`NIL`] ends the list.
+
+/// The index that stands for "no entry".
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// The neighbours of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Links {
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+}
+
+impl Links {
+    pub(crate) const UNLINKED: Links = Links {
+        prev: NIL,
+        next: NIL,
+    };
+}
+
+/// Something that carries [`Links`].
+pub(crate) trait Linked {
+    fn links(&self) -> &Links;
+    fn links_mut(&mut self) -> &mut Links;
+}
+
+/// Head and tail of the list; the nodes are passed to every method.
+#[derive(Debug)]
+pub(crate) struct List {
+    head: u32,
+    tail: u32,
+}
+
+impl List {
+    pub(crate) const fn new() -> Self {
+        List {
+            head: NIL,
+            tail: NIL,
+        }
+    }
+
+    /// The most recently used entry, or [`NIL`].
+    #[inline]
+    pub(crate) fn head(&self) -> u32 {
+        self.head
+    }
+
+    /// The least recently used entry, or [`NIL`].
+    #[inline]
+    pub(crate) fn tail(&self) -> u32 {
+        self.tail
+    }
+
+    /// Links the unlinked node `i` at the head.
+    #[inline]
+    pub(crate) fn push_front<T: Linked>(&mut self, nodes: &mut [T], i: u32) {
+        debug_assert_ne!(i, NIL);
+        debug_assert_eq!(*nodes[i as usize].links(), Links::UNLINKED);
+        let old = self.head;
+        *nodes[i as usize].links_mut() = Links {
+            prev: NIL,
+            next: old,
+        };
+        if old == NIL {
+            debug_assert_eq!(self.tail, NIL);
+            self.tail = i;
+        } else {
+            debug_assert_eq!(nodes[old as usize].links().prev, NIL);
+            nodes[old as usize].links_mut().prev = i;
+        }
+        self.head = i;
+    }
+
+    /// Takes node `i` out of the list and leaves it unlinked.
+    #[inline]
+    pub(crate) fn unlink<T: Linked>(&mut self, nodes: &mut [T], i: u32) {
+        let Links { prev, next } = *nodes[i as usize].links();
+        if prev == NIL {
+            debug_assert_eq!(self.head, i);
+            self.head = next;
+        } else {
+            debug_assert_eq!(nodes[prev as usize].links().next, i);
+            nodes[prev as usize].links_mut().next = next;
+        }
+        if next == NIL {
+            debug_assert_eq!(self.tail, i);
+            self.tail = prev;
+        } else {
+            debug_assert_eq!(nodes[next as usize].links().prev, i);
+            nodes[next as usize].links_mut().prev = prev;
+        }
+        *nodes[i as usize].links_mut() = Links::UNLINKED;
+    }
+
+    /// Makes node `i` the most recently used.
+    #[inline]
+    pub(crate) fn move_to_front<T: Linked>(&mut self, nodes: &mut [T], i: u32) {
+        if self.head != i {
+            self.unlink(nodes, i);
+            self.push_front(nodes, i);
+        }
+    }
+
+    /// The linked node that lived elsewhere now lives at `to` (the slab moved it): points its
+    /// neighbours, or the head and tail, at its new index.
+    #[inline]
+    pub(crate) fn relocated<T: Linked>(&mut self, nodes: &mut [T], to: u32) {
+        let Links { prev, next } = *nodes[to as usize].links();
+        if prev == NIL {
+            self.head = to;
+        } else {
+            nodes[prev as usize].links_mut().next = to;
+        }
+        if next == NIL {
+            self.tail = to;
+        } else {
+            nodes[next as usize].links_mut().prev = to;
+        }
+    }
+
+    /// Indices from the least to the most recently used.
+    pub(crate) fn iter_lru<'a, T: Linked>(&self, nodes: &'a [T]) -> impl Iterator<Item = u32> + 'a {
+        let mut cur = self.tail;
+        std::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let i = cur;
+            cur = nodes[i as usize].links().prev;
+            Some(i)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct N(Links);
+    impl Linked for N {
+        fn links(&self) -> &Links {
+            &self.0
+        }
+        fn links_mut(&mut self) -> &mut Links {
+            &mut self.0
+        }
+    }
+
+    fn order(list: &List, nodes: &[N]) -> Vec<u32> {
+        list.iter_lru(nodes).collect()
+    }
+
+    #[test]
+    fn push_move_unlink() {
+        let mut nodes: Vec<N> = (0..4).map(|_| N(Links::UNLINKED)).collect();
+        let mut list = List::new();
+        for i in 0..4 {
+            list.push_front(&mut nodes, i);
+        }
+        assert_eq!(order(&list, &nodes), [0, 1, 2, 3]);
+        list.move_to_front(&mut nodes, 0);
+        assert_eq!(order(&list, &nodes), [1, 2, 3, 0]);
+        list.move_to_front(&mut nodes, 2);
+        assert_eq!(order(&list, &nodes), [1, 3, 0, 2]);
+        list.unlink(&mut nodes, 1);
+        assert_eq!(order(&list, &nodes), [3, 0, 2]);
+        list.unlink(&mut nodes, 2);
+        assert_eq!(order(&list, &nodes), [3, 0]);
+        assert_eq!((list.head(), list.tail()), (0, 3));
+        list.unlink(&mut nodes, 3);
+        list.unlink(&mut nodes, 0);
+        assert_eq!((list.head(), list.tail()), (NIL, NIL));
+    }
+
+    #[test]
+    fn relocated_fixes_neighbours() {
+        let mut nodes: Vec<N> = (0..3).map(|_| N(Links::UNLINKED)).collect();
+        let mut list = List::new();
+        for i in 0..3 {
+            list.push_front(&mut nodes, i);
+        }
+        // Remove 0 (the tail) the way the slab does: unlink, then move the last node into its slot.
+        list.unlink(&mut nodes, 0);
+        nodes.swap_remove(0);
+        list.relocated(&mut nodes, 0);
+        assert_eq!(order(&list, &nodes), [1, 0]);
+        assert_eq!(list.head(), 0);
+    }
+}

@@ -1,0 +1,470 @@
+//! One shard: a `hashbrown::HashTable` of `u32` indices into a dense slab of entries, the LRU
+//! list threaded through those entries, weights, deadlines and counters.
+//!
+//! Everything here runs under the shard lock, so nothing here calls user code other than the
+//! key's `Eq` (to probe) and the clock (to check a deadline). Removed keys and values are handed
+//! out in a [`Removals`], to be reported and dropped after the lock is released.
+
+use crate::clock::{NEVER, Now};
+use crate::flight::Flights;
+use crate::list::{Linked, Links, List, NIL};
+use crate::listener::{Removals, RemovalCause};
+use crate::stats::CacheStats;
+use hashbrown::HashTable;
+use parking_lot::Mutex;
+use std::borrow::Borrow;
+use std::time::Duration;
+
+/// The most entries one shard holds: slab indices are `u32` and [`NIL`] is reserved.
+const MAX_ENTRIES: u64 = (NIL - 1) as u64;
+
+/// How many slots the slab reserves at first; it then doubles up to the shard's entry bound.
+const MIN_SLAB: usize = 16;
+
+/// A shard of the cache, aligned to keep neighbouring shards' locks off each other's cache lines.
+#[repr(align(128))]
+pub(crate) struct Shard<K, V> {
+    core: Mutex<Core<K, V>>,
+}
+
+impl<K, V> Shard<K, V> {
+    pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
+        Shard {
+            core: Mutex::new(Core::new(capacity, weighted)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, Core<K, V>> {
+        self.core.lock()
+    }
+}
+
+/// One cached entry in the slab.
+pub(crate) struct Node<K, V> {
+    key: K,
+    value: V,
+    /// The key's full hash: table growth and removal never rehash, so never run user code.
+    hash: u64,
+    links: Links,
+}
+
+impl<K, V> Linked for Node<K, V> {
+    #[inline]
+    fn links(&self) -> &Links {
+        &self.links
+    }
+    #[inline]
+    fn links_mut(&mut self) -> &mut Links {
+        &mut self.links
+    }
+}
+
+/// The state of one shard, behind its lock.
+pub(crate) struct Core<K, V> {
+    table: HashTable<u32>,
+    /// Dense: a removal moves the last node into the freed slot.
+    nodes: Vec<Node<K, V>>,
+    /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
+    weights: Vec<u32>,
+    /// One deadline per node once any entry of this shard got one; empty before.
+    deadlines: Vec<u64>,
+    weighted: bool,
+    timed: bool,
+    list: List,
+    weight: u64,
+    capacity: u64,
+    max_entries: usize,
+    pub(crate) flights: Flights<K, V>,
+    pub(crate) stats: CacheStats,
+}
+
+impl<K, V> Core<K, V> {
+    fn new(capacity: u64, weighted: bool) -> Self {
+        Core {
+            table: HashTable::new(),
+            nodes: Vec::new(),
+            weights: Vec::new(),
+            deadlines: Vec::new(),
+            weighted,
+            timed: false,
+            list: List::new(),
+            weight: 0,
+            capacity,
+            max_entries: usize::try_from(capacity.min(MAX_ENTRIES)).unwrap_or(usize::MAX),
+            flights: Flights::new(),
+            stats: CacheStats::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub(crate) fn weight(&self) -> u64 {
+        self.weight
+    }
+
+    #[inline]
+    fn weight_of(&self, i: u32) -> u64 {
+        if self.weighted {
+            u64::from(self.weights[i as usize])
+        } else {
+            1
+        }
+    }
+
+    #[inline]
+    fn is_expired(&self, i: u32, now: &Now<'_>) -> bool {
+        self.timed && {
+            let d = self.deadlines[i as usize];
+            d != NEVER && now.get() >= d
+        }
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let nodes = &self.nodes;
+        self.table
+            .find(hash, |&i| {
+                let n = &nodes[i as usize];
+                n.hash == hash && n.key.borrow() == key
+            })
+            .copied()
+    }
+
+    /// Finds a live entry; an expired one is removed and reported as `Expired`.
+    #[inline]
+    fn find_live<Q>(&mut self, hash: u64, key: &Q, now: &Now<'_>, out: &mut Removals<K, V>) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        if self.is_expired(i, now) {
+            let (k, v) = self.remove_at(i);
+            self.stats.expirations += 1;
+            out.push(k, v, RemovalCause::Expired);
+            return None;
+        }
+        Some(i)
+    }
+
+    /// A lookup: with `promote` the entry becomes the most recently used; with `record` the
+    /// hit or miss is counted.
+    #[inline]
+    pub(crate) fn get<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: &Now<'_>,
+        promote: bool,
+        record: bool,
+        out: &mut Removals<K, V>,
+    ) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        V: Clone,
+    {
+        match self.find_live(hash, key, now, out) {
+            Some(i) => {
+                if promote {
+                    self.list.move_to_front(&mut self.nodes, i);
+                }
+                self.stats.hits += u64::from(record);
+                Some(self.nodes[i as usize].value.clone())
+            }
+            None => {
+                self.stats.misses += u64::from(record);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn contains<Q>(&mut self, hash: u64, key: &Q, now: &Now<'_>, out: &mut Removals<K, V>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find_live(hash, key, now, out).is_some()
+    }
+
+    /// Removes a live entry and returns it; an expired one goes to `out` instead.
+    pub(crate) fn remove<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find_live(hash, key, now, out)?;
+        Some(self.remove_at(i))
+    }
+
+    /// Inserts or replaces, then evicts from the LRU end until the shard fits.
+    ///
+    /// `weight` is at least 1. Reports the replaced value first, then the evictions in LRU order.
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        ttl: Option<Duration>,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) where
+        K: Eq,
+    {
+        debug_assert!(weight >= 1);
+        let heavy = u64::from(weight) > self.capacity;
+        let deadline = ttl.map_or(NEVER, |d| now.deadline(d));
+        if let Some(i) = self.find(hash, &key) {
+            let expired = self.is_expired(i, now);
+            let cause = if expired {
+                self.stats.expirations += 1;
+                RemovalCause::Expired
+            } else {
+                RemovalCause::Replaced
+            };
+            if heavy {
+                let (k, v) = self.remove_at(i);
+                out.push(k, v, cause);
+                self.reject(key, value, out);
+                return;
+            }
+            let old_weight = self.weight_of(i);
+            let n = &mut self.nodes[i as usize];
+            let old_key = std::mem::replace(&mut n.key, key);
+            let old_value = std::mem::replace(&mut n.value, value);
+            out.push(old_key, old_value, cause);
+            if self.weighted {
+                self.weights[i as usize] = weight;
+            }
+            self.weight = self.weight - old_weight + u64::from(weight);
+            self.set_deadline(i, deadline);
+            self.list.move_to_front(&mut self.nodes, i);
+            self.stats.inserts += 1;
+            self.evict_while(|c| c.weight > c.capacity, now, out);
+        } else {
+            if heavy {
+                self.reject(key, value, out);
+                return;
+            }
+            // Evicting first gives the same result as inserting first (the new entry is the most
+            // recently used and fits on its own), and lets the slab reuse the freed slot.
+            let w = u64::from(weight);
+            self.evict_while(|c| c.weight + w > c.capacity || c.nodes.len() >= c.max_entries, now, out);
+            self.push(hash, key, value, weight, deadline);
+            self.stats.inserts += 1;
+        }
+    }
+
+    /// A value too heavy for this shard: not stored, reported as evicted.
+    fn reject(&mut self, key: K, value: V, out: &mut Removals<K, V>) {
+        self.stats.evictions += 1;
+        out.push(key, value, RemovalCause::Evicted);
+    }
+
+    fn set_deadline(&mut self, i: u32, deadline: u64) {
+        if deadline != NEVER && !self.timed {
+            self.timed = true;
+            self.deadlines.reserve_exact(self.nodes.capacity());
+            self.deadlines.resize(self.nodes.len(), NEVER);
+        }
+        if self.timed {
+            self.deadlines[i as usize] = deadline;
+        }
+    }
+
+    /// Appends a new node at the head of the list.
+    fn push(&mut self, hash: u64, key: K, value: V, weight: u32, deadline: u64) {
+        let len = self.nodes.len();
+        debug_assert!(len < self.max_entries);
+        if len == self.nodes.capacity() {
+            // Double, but never past the most entries this shard can hold.
+            let target = (len * 2).max(MIN_SLAB).min(self.max_entries).max(len + 1);
+            self.nodes.reserve_exact(target - len);
+            if self.weighted {
+                self.weights.reserve_exact(target - len);
+            }
+            if self.timed {
+                self.deadlines.reserve_exact(target - len);
+            }
+        }
+        let i = len as u32;
+        self.nodes.push(Node {
+            key,
+            value,
+            hash,
+            links: Links::UNLINKED,
+        });
+        if self.weighted {
+            self.weights.push(weight);
+        }
+        if self.timed {
+            self.deadlines.push(NEVER);
+        }
+        self.set_deadline(i, deadline);
+        let nodes = &self.nodes;
+        self.table
+            .insert_unique(hash, i, |&j| nodes[j as usize].hash);
+        self.list.push_front(&mut self.nodes, i);
+        self.weight += u64::from(weight);
+    }
+
+    /// Removes entries from the LRU end while `over` holds: `Expired` if they had expired,
+    /// `Evicted` otherwise.
+    #[inline]
+    fn evict_while(&mut self, over: impl Fn(&Self) -> bool, now: &Now<'_>, out: &mut Removals<K, V>) {
+        while over(self) {
+            let t = self.list.tail();
+            debug_assert_ne!(t, NIL, "an empty shard always fits");
+            let expired = self.is_expired(t, now);
+            let (k, v) = self.remove_at(t);
+            if expired {
+                self.stats.expirations += 1;
+                out.push(k, v, RemovalCause::Expired);
+            } else {
+                self.stats.evictions += 1;
+                out.push(k, v, RemovalCause::Evicted);
+            }
+        }
+    }
+
+    /// Removes node `i` from the list, the table and the slab; the last node moves into its slot.
+    fn remove_at(&mut self, i: u32) -> (K, V) {
+        self.list.unlink(&mut self.nodes, i);
+        let hash = self.nodes[i as usize].hash;
+        match self.table.find_entry(hash, |&j| j == i) {
+            Ok(e) => {
+                e.remove();
+            }
+            Err(_) => unreachable!("every node is in the table"),
+        }
+        self.weight -= self.weight_of(i);
+        let last = (self.nodes.len() - 1) as u32;
+        let node = self.nodes.swap_remove(i as usize);
+        if self.weighted {
+            self.weights.swap_remove(i as usize);
+        }
+        if self.timed {
+            self.deadlines.swap_remove(i as usize);
+        }
+        if i != last {
+            self.list.relocated(&mut self.nodes, i);
+            let moved = self.nodes[i as usize].hash;
+            match self.table.find_mut(moved, |&j| j == last) {
+                Some(slot) => *slot = i,
+                None => unreachable!("every node is in the table"),
+            }
+        }
+        (node.key, node.value)
+    }
+
+    /// Removes every expired entry, reporting them in LRU order; returns how many.
+    pub(crate) fn purge_expired(&mut self, now: &Now<'_>, out: &mut Removals<K, V>) -> usize {
+        if !self.timed {
+            return 0;
+        }
+        let mut purged = 0;
+        let mut cur = self.list.tail();
+        let mut last = self.nodes.len() as u32;
+        while cur != NIL {
+            let mut prev = self.nodes[cur as usize].links.prev;
+            if self.is_expired(cur, now) {
+                last -= 1;
+                let (k, v) = self.remove_at(cur);
+                // The node at `last` moved into `cur`'s slot.
+                if prev == last {
+                    prev = cur;
+                }
+                self.stats.expirations += 1;
+                out.push(k, v, RemovalCause::Expired);
+                purged += 1;
+            }
+            cur = prev;
+        }
+        purged
+    }
+
+    /// Removes everything in LRU order: `Explicit`, or `Expired` for what had expired.
+    pub(crate) fn clear(&mut self, now: &Now<'_>, out: &mut Removals<K, V>) {
+        loop {
+            let t = self.list.tail();
+            if t == NIL {
+                break;
+            }
+            let expired = self.is_expired(t, now);
+            let (k, v) = self.remove_at(t);
+            if expired {
+                self.stats.expirations += 1;
+                out.push(k, v, RemovalCause::Expired);
+            } else {
+                out.push(k, v, RemovalCause::Explicit);
+            }
+        }
+    }
+
+    /// Checks every invariant of the shard; `hash_of` recomputes a key's hash.
+    pub(crate) fn validate(&self, hash_of: impl Fn(&K) -> u64) -> Result<(), String> {
+        let n = self.nodes.len();
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_owned()) };
+        check(self.table.len() == n, "table and slab differ in length")?;
+        check(n <= self.max_entries, "more entries than the shard may hold")?;
+        check(self.weight <= self.capacity, "weight exceeds capacity")?;
+        check(
+            !self.weighted || self.weights.len() == n,
+            "weights not parallel to the slab",
+        )?;
+        check(self.weighted || self.weights.is_empty(), "weights without a weigher")?;
+        check(
+            if self.timed { self.deadlines.len() == n } else { self.deadlines.is_empty() },
+            "deadlines not parallel to the slab",
+        )?;
+        for &i in &self.table {
+            check((i as usize) < n, "table index out of bounds")?;
+        }
+        let mut total = 0u64;
+        for (i, node) in self.nodes.iter().enumerate() {
+            check(node.hash == hash_of(&node.key), "stored hash is not the key's hash")?;
+            let found = self.table.find(node.hash, |&j| j as usize == i);
+            check(found.is_some(), "node missing from the table")?;
+            let w = self.weight_of(i as u32);
+            check(w >= 1 && w <= self.capacity, "entry weight out of range")?;
+            total += w;
+        }
+        check(total == self.weight, "weights do not add up")?;
+        // Walk the list both ways.
+        let mut seen = vec![false; n];
+        let mut count = 0;
+        let mut prev = NIL;
+        let mut cur = self.list.head();
+        while cur != NIL {
+            check((cur as usize) < n, "list index out of bounds")?;
+            check(!seen[cur as usize], "list has a cycle")?;
+            seen[cur as usize] = true;
+            check(self.nodes[cur as usize].links.prev == prev, "prev link broken")?;
+            count += 1;
+            prev = cur;
+            cur = self.nodes[cur as usize].links.next;
+        }
+        check(self.list.tail() == prev, "tail is not the last node")?;
+        check(count == n, "list does not hold every node")?;
+        Ok(())
+    }
+
+    /// Keys from least to most recently used (tests and debugging).
+    pub(crate) fn keys_lru(&self) -> impl Iterator<Item = &K> + '_ {
+        self.list.iter_lru(&self.nodes).map(|i| &self.nodes[i as usize].key)
+    }
+}
