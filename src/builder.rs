@@ -159,7 +159,9 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         let shards = match self.shards {
             Some(0) => return Err(BuildError::new("shards must be at least 1")),
             Some(n) if n > MAX_SHARDS => {
-                return Err(BuildError(format!("shards must be at most {MAX_SHARDS}, got {n}")));
+                return Err(BuildError(format!(
+                    "shards must be at most {MAX_SHARDS}, got {n}"
+                )));
             }
             Some(n) => n.next_power_of_two(),
             None => default_shards(capacity),
@@ -180,7 +182,9 @@ impl<K, V, S> CacheBuilder<K, V, S> {
 /// The default shard count for a cache of this capacity (see [`CacheBuilder::shards`]).
 pub(crate) fn default_shards(capacity: u64) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let wanted = (cores * SHARDS_PER_CORE).next_power_of_two().min(MAX_SHARDS);
+    let wanted = (cores * SHARDS_PER_CORE)
+        .next_power_of_two()
+        .min(MAX_SHARDS);
     let by_capacity = capacity / MIN_SHARD_CAPACITY;
     let mut shards = 1usize;
     while shards < wanted && (shards as u64) * 2 <= by_capacity {

@@ -3,8 +3,8 @@
 use crate::builder::{CacheBuilder, Weigher};
 use crate::clock::{Clock, Now};
 use crate::flight::{Found, Outcome, Signal};
-use crate::listener::{Listener, Removals, RemovalCause};
-use crate::shard::Shard;
+use crate::listener::{Listener, RemovalCause, Removals};
+use crate::shard::{NewEntry, Shard};
 use crate::stats::CacheStats;
 use hashbrown::DefaultHashBuilder;
 use std::borrow::Borrow;
@@ -94,7 +94,12 @@ impl<K, V, S> Cache<K, V, S> {
         debug_assert!(shards.is_power_of_two() && shards as u64 <= capacity);
         let n = shards as u64;
         let shard_vec: Vec<Shard<K, V>> = (0..n)
-            .map(|i| Shard::new(capacity / n + u64::from(i < capacity % n), b.weigher.is_some()))
+            .map(|i| {
+                Shard::new(
+                    capacity / n + u64::from(i < capacity % n),
+                    b.weigher.is_some(),
+                )
+            })
             .collect();
         let bits = shards.trailing_zeros();
         let origin = b.clock.now();
@@ -320,9 +325,14 @@ where
         let weight = self.weigh(&key, &value);
         let now = self.now();
         let mut out = Removals::new();
-        self.shard(hash)
-            .lock()
-            .insert(hash, key, value, weight, ttl, &now, &mut out);
+        let new = NewEntry {
+            hash,
+            key,
+            value,
+            weight,
+            ttl,
+        };
+        self.shard(hash).lock().insert(new, &now, &mut out);
         self.deliver(out);
     }
 
@@ -511,8 +521,17 @@ where
             let mut core = lead.shard.lock();
             let taken = core.flights.finish(&lead.signal);
             lead.ended = true;
-            let key = key.or(taken).expect("the flight's key is either here or there");
-            core.insert(hash, key, stored, weight, self.ttl, &now, &mut out);
+            let key = key
+                .or(taken)
+                .expect("the flight's key is either here or there");
+            let new = NewEntry {
+                hash,
+                key,
+                value: stored,
+                weight,
+                ttl: self.ttl,
+            };
+            core.insert(new, &now, &mut out);
             Arc::strong_count(&lead.signal) > 1
         };
         lead.signal.end(waiters.then(|| value.clone()));

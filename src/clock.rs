@@ -162,7 +162,9 @@ impl<'a> Now<'a> {
     fn read(&self) -> u64 {
         let d = self.clock.now().saturating_duration_since(self.origin);
         // Never 0 and never NEVER, so that `deadline <= now` is false for NEVER.
-        u64::try_from(d.as_nanos()).unwrap_or(NEVER - 1).min(NEVER - 1)
+        u64::try_from(d.as_nanos())
+            .unwrap_or(NEVER - 1)
+            .min(NEVER - 1)
     }
 
     /// The deadline of an entry inserted now with time-to-live `ttl`.

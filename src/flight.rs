@@ -90,21 +90,18 @@ impl<K, V> Flights<K, V> {
 }
 
 impl<K, V: Clone> Flights<K, V> {
-
     /// The flight for `key`, if one is in progress.
     pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<Found<V>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.list
-            .iter()
-            .find_map(|f| match &f.key {
-                _ if f.hash != hash => None,
-                Some(k) if k.borrow() == key => Some(Found::Same(f.signal.clone())),
-                Some(_) => None,
-                None => Some(Found::Maybe(f.signal.clone())),
-            })
+        self.list.iter().find_map(|f| match &f.key {
+            _ if f.hash != hash => None,
+            Some(k) if k.borrow() == key => Some(Found::Same(f.signal.clone())),
+            Some(_) => None,
+            None => Some(Found::Maybe(f.signal.clone())),
+        })
     }
 
     /// Registers a flight for `key` (which no flight has) and returns its signal.
@@ -119,7 +116,9 @@ impl<K, V: Clone> Flights<K, V> {
     }
 
     fn position(&self, signal: &Arc<Signal<V>>) -> Option<usize> {
-        self.list.iter().position(|f| Arc::ptr_eq(&f.signal, signal))
+        self.list
+            .iter()
+            .position(|f| Arc::ptr_eq(&f.signal, signal))
     }
 
     /// Takes the key out of the flight, which stays registered.

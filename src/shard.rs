@@ -8,7 +8,7 @@
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
 use crate::list::{Linked, Links, List, NIL};
-use crate::listener::{Removals, RemovalCause};
+use crate::listener::{RemovalCause, Removals};
 use crate::stats::CacheStats;
 use hashbrown::HashTable;
 use parking_lot::Mutex;
@@ -58,6 +58,16 @@ impl<K, V> Linked for Node<K, V> {
     fn links_mut(&mut self) -> &mut Links {
         &mut self.links
     }
+}
+
+/// An entry on its way in: its hash and weight computed outside the lock.
+pub(crate) struct NewEntry<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+    /// At least 1.
+    pub(crate) weight: u32,
+    pub(crate) ttl: Option<Duration>,
 }
 
 /// The state of one shard, behind its lock.
@@ -139,7 +149,13 @@ impl<K, V> Core<K, V> {
 
     /// Finds a live entry; an expired one is removed and reported as `Expired`.
     #[inline]
-    fn find_live<Q>(&mut self, hash: u64, key: &Q, now: &Now<'_>, out: &mut Removals<K, V>) -> Option<u32>
+    fn find_live<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -186,7 +202,13 @@ impl<K, V> Core<K, V> {
         }
     }
 
-    pub(crate) fn contains<Q>(&mut self, hash: u64, key: &Q, now: &Now<'_>, out: &mut Removals<K, V>) -> bool
+    pub(crate) fn contains<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) -> bool
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -213,18 +235,17 @@ impl<K, V> Core<K, V> {
     /// Inserts or replaces, then evicts from the LRU end until the shard fits.
     ///
     /// `weight` is at least 1. Reports the replaced value first, then the evictions in LRU order.
-    pub(crate) fn insert(
-        &mut self,
-        hash: u64,
-        key: K,
-        value: V,
-        weight: u32,
-        ttl: Option<Duration>,
-        now: &Now<'_>,
-        out: &mut Removals<K, V>,
-    ) where
+    pub(crate) fn insert(&mut self, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>)
+    where
         K: Eq,
     {
+        let NewEntry {
+            hash,
+            key,
+            value,
+            weight,
+            ttl,
+        } = new;
         debug_assert!(weight >= 1);
         let heavy = u64::from(weight) > self.capacity;
         let deadline = ttl.map_or(NEVER, |d| now.deadline(d));
@@ -263,7 +284,11 @@ impl<K, V> Core<K, V> {
             // Evicting first gives the same result as inserting first (the new entry is the most
             // recently used and fits on its own), and lets the slab reuse the freed slot.
             let w = u64::from(weight);
-            self.evict_while(|c| c.weight + w > c.capacity || c.nodes.len() >= c.max_entries, now, out);
+            self.evict_while(
+                |c| c.weight + w > c.capacity || c.nodes.len() >= c.max_entries,
+                now,
+                out,
+            );
             self.push(hash, key, value, weight, deadline);
             self.stats.inserts += 1;
         }
@@ -325,7 +350,12 @@ impl<K, V> Core<K, V> {
     /// Removes entries from the LRU end while `over` holds: `Expired` if they had expired,
     /// `Evicted` otherwise.
     #[inline]
-    fn evict_while(&mut self, over: impl Fn(&Self) -> bool, now: &Now<'_>, out: &mut Removals<K, V>) {
+    fn evict_while(
+        &mut self,
+        over: impl Fn(&Self) -> bool,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) {
         while over(self) {
             let t = self.list.tail();
             debug_assert_ne!(t, NIL, "an empty shard always fits");
@@ -420,15 +450,25 @@ impl<K, V> Core<K, V> {
         let n = self.nodes.len();
         let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_owned()) };
         check(self.table.len() == n, "table and slab differ in length")?;
-        check(n <= self.max_entries, "more entries than the shard may hold")?;
+        check(
+            n <= self.max_entries,
+            "more entries than the shard may hold",
+        )?;
         check(self.weight <= self.capacity, "weight exceeds capacity")?;
         check(
             !self.weighted || self.weights.len() == n,
             "weights not parallel to the slab",
         )?;
-        check(self.weighted || self.weights.is_empty(), "weights without a weigher")?;
         check(
-            if self.timed { self.deadlines.len() == n } else { self.deadlines.is_empty() },
+            self.weighted || self.weights.is_empty(),
+            "weights without a weigher",
+        )?;
+        check(
+            if self.timed {
+                self.deadlines.len() == n
+            } else {
+                self.deadlines.is_empty()
+            },
             "deadlines not parallel to the slab",
         )?;
         for &i in &self.table {
@@ -436,7 +476,10 @@ impl<K, V> Core<K, V> {
         }
         let mut total = 0u64;
         for (i, node) in self.nodes.iter().enumerate() {
-            check(node.hash == hash_of(&node.key), "stored hash is not the key's hash")?;
+            check(
+                node.hash == hash_of(&node.key),
+                "stored hash is not the key's hash",
+            )?;
             let found = self.table.find(node.hash, |&j| j as usize == i);
             check(found.is_some(), "node missing from the table")?;
             let w = self.weight_of(i as u32);
@@ -453,7 +496,10 @@ impl<K, V> Core<K, V> {
             check((cur as usize) < n, "list index out of bounds")?;
             check(!seen[cur as usize], "list has a cycle")?;
             seen[cur as usize] = true;
-            check(self.nodes[cur as usize].links.prev == prev, "prev link broken")?;
+            check(
+                self.nodes[cur as usize].links.prev == prev,
+                "prev link broken",
+            )?;
             count += 1;
             prev = cur;
             cur = self.nodes[cur as usize].links.next;
@@ -465,6 +511,8 @@ impl<K, V> Core<K, V> {
 
     /// Keys from least to most recently used (tests and debugging).
     pub(crate) fn keys_lru(&self) -> impl Iterator<Item = &K> + '_ {
-        self.list.iter_lru(&self.nodes).map(|i| &self.nodes[i as usize].key)
+        self.list
+            .iter_lru(&self.nodes)
+            .map(|i| &self.nodes[i as usize].key)
     }
 }

@@ -70,7 +70,11 @@ fn panicking_init_releases_the_key_and_a_waiter_takes_over() {
     for w in waiters {
         assert_eq!(w.join().unwrap(), 11);
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "one waiter took over, once");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one waiter took over, once"
+    );
     assert_eq!(cache.get(&1), Some(11));
     cache.validate();
 }
@@ -81,8 +85,14 @@ fn init_error_is_not_cached() {
     let r: Result<u64, String> = cache.try_get_or_insert_with(1, || Err("down".into()));
     assert_eq!(r, Err("down".to_string()));
     assert!(!cache.contains_key(&1));
-    assert_eq!(cache.try_get_or_insert_with(1, || Ok::<_, String>(3)), Ok(3));
-    assert_eq!(cache.try_get_or_insert_with(1, || Err::<u64, _>("unused")), Ok(3));
+    assert_eq!(
+        cache.try_get_or_insert_with(1, || Ok::<_, String>(3)),
+        Ok(3)
+    );
+    assert_eq!(
+        cache.try_get_or_insert_with(1, || Err::<u64, _>("unused")),
+        Ok(3)
+    );
 }
 
 #[test]
@@ -213,12 +223,16 @@ fn mixed_workload_on_four_threads_conserves_every_value() {
             })
         })
         .collect();
-    let stored: Vec<u32> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let stored: Vec<u32> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     cache.validate();
     let present: Vec<u32> = (0..200).filter_map(|k| cache.peek(&k)).collect();
     let reported = reported.lock();
     for v in stored {
-        let n = reported.get(&v).copied().unwrap_or(0) + present.iter().filter(|p| **p == v).count();
+        let n =
+            reported.get(&v).copied().unwrap_or(0) + present.iter().filter(|p| **p == v).count();
         assert_eq!(n, 1, "value {v} present or reported {n} times");
     }
     assert_eq!(cache.stats().expirations, 0);

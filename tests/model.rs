@@ -49,10 +49,12 @@ struct Config {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1u64..12, any::<bool>(), prop::option::of(1u64..6)).prop_map(|(capacity, weighted, ttl)| Config {
-        capacity,
-        weighted,
-        ttl,
+    (1u64..12, any::<bool>(), prop::option::of(1u64..6)).prop_map(|(capacity, weighted, ttl)| {
+        Config {
+            capacity,
+            weighted,
+            ttl,
+        }
     })
 }
 
@@ -127,7 +129,11 @@ impl Model {
     }
 
     fn insert(&mut self, key: u8, value: u32, ttl: Option<u64>) {
-        let weight = if self.cfg.weighted { u64::from(weight_of(value).max(1)) } else { 1 };
+        let weight = if self.cfg.weighted {
+            u64::from(weight_of(value).max(1))
+        } else {
+            1
+        };
         let deadline = ttl.map(|t| self.now + t);
         if let Some(i) = self.entries.iter().position(|e| e.key == key) {
             let old = self.entries.remove(i);
@@ -382,7 +388,10 @@ fn heavy_entry_is_rejected_and_reported() {
     cache.insert(1, 11);
     assert_eq!(
         *events.lock(),
-        [(1, 4, RemovalCause::Replaced), (1, 11, RemovalCause::Evicted)]
+        [
+            (1, 4, RemovalCause::Replaced),
+            (1, 11, RemovalCause::Evicted)
+        ]
     );
     assert_eq!(cache.get(&2), Some(5));
     assert_eq!(cache.weighted_size(), 5);
@@ -392,13 +401,28 @@ fn heavy_entry_is_rejected_and_reported() {
 fn builder_rejects_bad_settings() {
     let e = Cache::<u32, u32>::builder().build().unwrap_err();
     assert!(e.to_string().contains("max_capacity"), "{e}");
-    let e = Cache::<u32, u32>::builder().max_capacity(0).build().unwrap_err();
+    let e = Cache::<u32, u32>::builder()
+        .max_capacity(0)
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("max_capacity"), "{e}");
-    let e = Cache::<u32, u32>::builder().max_capacity(10).shards(0).build().unwrap_err();
+    let e = Cache::<u32, u32>::builder()
+        .max_capacity(10)
+        .shards(0)
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("shards"), "{e}");
-    let e = Cache::<u32, u32>::builder().max_capacity(10).shards(1 << 20).build().unwrap_err();
+    let e = Cache::<u32, u32>::builder()
+        .max_capacity(10)
+        .shards(1 << 20)
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("shards"), "{e}");
-    let e = Cache::<u32, u32>::builder().max_capacity(4).shards(5).build().unwrap_err();
+    let e = Cache::<u32, u32>::builder()
+        .max_capacity(4)
+        .shards(5)
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("8 shards"), "{e}");
     let e = Cache::<u32, u32>::builder()
         .max_capacity(4)
@@ -406,7 +430,11 @@ fn builder_rejects_bad_settings() {
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("time_to_live"), "{e}");
-    let c = Cache::<u32, u32>::builder().max_capacity(100).shards(3).build().unwrap();
+    let c = Cache::<u32, u32>::builder()
+        .max_capacity(100)
+        .shards(3)
+        .build()
+        .unwrap();
     assert_eq!(c.shard_count(), 4);
 }
 
@@ -446,7 +474,11 @@ fn ttl_is_not_extended_by_reads_and_restarts_on_replace() {
     assert_eq!(cache.get(&1), None, "a read does not extend the TTL");
     cache.insert(2, 22);
     clock.advance(Duration::from_secs(9));
-    assert_eq!(cache.get(&2), Some(22), "a replacing insert restarts the TTL");
+    assert_eq!(
+        cache.get(&2),
+        Some(22),
+        "a replacing insert restarts the TTL"
+    );
     clock.advance(Duration::from_secs(1));
     assert!(!cache.contains_key(&2));
     assert_eq!(cache.stats().expirations, 2);

@@ -27,27 +27,55 @@ fn replay(keys: &[u64], capacity: u64, shards: usize) -> u64 {
 
 #[test]
 fn oltp_exact_lru() {
-    let Some(keys) = trace::require("OLTP.lis.gz") else { return };
+    let Some(keys) = trace::require("OLTP.lis.gz") else {
+        return;
+    };
     assert_eq!(keys.len(), 914_145);
-    for (capacity, hits) in [(250, 150_591), (500, 214_325), (1_000, 300_122), (2_000, 388_235)] {
-        assert_eq!(replay(&keys, capacity, 1), hits, "OLTP at capacity {capacity}");
+    for (capacity, hits) in [
+        (250, 150_591),
+        (500, 214_325),
+        (1_000, 300_122),
+        (2_000, 388_235),
+    ] {
+        assert_eq!(
+            replay(&keys, capacity, 1),
+            hits,
+            "OLTP at capacity {capacity}"
+        );
     }
 }
 
 #[test]
 fn gli_exact_lru() {
-    let Some(keys) = trace::require("gli.trace") else { return };
+    let Some(keys) = trace::require("gli.trace") else {
+        return;
+    };
     assert_eq!(keys.len(), 6_015);
-    for (capacity, hits) in [(250, 55), (500, 57), (1_000, 674), (1_500, 2_199), (2_000, 3_453)] {
-        assert_eq!(replay(&keys, capacity, 1), hits, "gli at capacity {capacity}");
+    for (capacity, hits) in [
+        (250, 55),
+        (500, 57),
+        (1_000, 674),
+        (1_500, 2_199),
+        (2_000, 3_453),
+    ] {
+        assert_eq!(
+            replay(&keys, capacity, 1),
+            hits,
+            "gli at capacity {capacity}"
+        );
     }
 }
 
 #[test]
 fn sharded_replay_stays_close_to_exact() {
-    let Some(keys) = trace::require("OLTP.lis.gz") else { return };
+    let Some(keys) = trace::require("OLTP.lis.gz") else {
+        return;
+    };
     // Four shards of 500: a sharded LRU is not exact, but must stay near it.
     let exact = 388_235f64;
     let sharded = replay(&keys, 2_000, 4) as f64;
-    assert!((sharded - exact).abs() / exact < 0.02, "sharded {sharded} vs exact {exact}");
+    assert!(
+        (sharded - exact).abs() / exact < 0.02,
+        "sharded {sharded} vs exact {exact}"
+    );
 }
