@@ -13,11 +13,13 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.alloc(layout) }
     }
@@ -128,9 +130,29 @@ fn main() {
         },
         |c| c.read().len(),
     );
+    churn();
     println!(
         "\nstratacache / quick_cache: {:.2}x the bytes; stratacache / hashbrown: {:.2}x",
         ours / qc,
         ours / hb
+    );
+}
+
+/// A full cache under churn: every insert of a new key evicts one entry, and must allocate
+/// nothing (the slab reuses the freed slot; the table only rehashes in place).
+fn churn() {
+    let cache = stratacache::Cache::<u64, u64>::new(N);
+    for k in 0..N {
+        cache.insert(k, k);
+    }
+    let (bytes, allocs) = (live(), ALLOCS.load(Ordering::Relaxed));
+    for k in N..6 * N {
+        cache.insert(k, k);
+    }
+    println!(
+        "\nstratacache churn, {} inserts into the full cache: {} allocations, {:+} live bytes",
+        5 * N,
+        ALLOCS.load(Ordering::Relaxed) - allocs,
+        live() - bytes
     );
 }

@@ -167,7 +167,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             None => default_shards(capacity),
         };
         if shards as u64 > capacity {
-            return Err(BuildError(format!(
+            return Err(BuildError::from_string(format!(
                 "{shards} shards (rounded up to a power of two) exceed max_capacity {capacity}: \
                  every shard needs a capacity of at least 1"
             )));
@@ -198,8 +198,12 @@ pub(crate) fn default_shards(capacity: u64) -> usize {
 pub struct BuildError(String);
 
 impl BuildError {
-    fn new(msg: &str) -> Self {
+    pub(crate) fn new(msg: &str) -> Self {
         BuildError(msg.to_owned())
+    }
+
+    pub(crate) fn from_string(msg: String) -> Self {
+        BuildError(msg)
     }
 }
 

@@ -11,12 +11,23 @@ mod clock;
 mod flight;
 mod list;
 mod listener;
+mod policy;
 mod shard;
 mod stats;
+mod store;
 
 pub use builder::{BuildError, CacheBuilder, MAX_SHARDS, MIN_SHARD_CAPACITY, SHARDS_PER_CORE};
 pub use cache::Cache;
 pub use clock::{Clock, ManualClock, RealClock};
 pub use hashbrown::DefaultHashBuilder;
 pub use listener::RemovalCause;
+pub use policy::{
+    CacheAside, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES,
+    DEFAULT_NEGATIVE_CAPACITY, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_BACKOFF, ErrorKind,
+    MAX_BACKOFF, PolicyError, PolicyOptions, WhenFull, WriteBehind, WriteBehindBuilder,
+    WriteBehindStats, WriteThrough,
+};
 pub use stats::CacheStats;
+pub use store::{MemoryStore, MemoryStoreError, Store, WriteOp};
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteStore, SqliteStoreError};

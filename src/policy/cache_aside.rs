@@ -1,0 +1,107 @@
+//! [`CacheAside`]: reads fill the cache from the store; writes go to the store and drop the
+//! cached copy, so the next read loads the new value.
+
+use super::read_through::ReadThrough;
+use super::{PolicyError, PolicyOptions};
+use crate::{Cache, Store};
+use std::fmt;
+use std::hash::Hash;
+use std::sync::Arc;
+
+/// Cache-aside (lazy loading): `get` reads through the cache with one load per key, `put` and
+/// `delete` write the store and then invalidate the cached copy.
+///
+/// A load that was in progress when a write landed does not put its older value into the cache.
+///
+/// # Examples
+///
+/// ```
+/// use stratacache::{Cache, CacheAside, MemoryStore, Store};
+/// let store = MemoryStore::new();
+/// store.write(&1, &"old").unwrap();
+/// let users = CacheAside::new(Cache::new(100), store);
+/// assert_eq!(users.get(&1)?, Some("old")); // a miss: loaded from the store
+/// assert_eq!(users.get(&1)?, Some("old")); // a hit
+/// users.put(1, "new")?; // writes the store, drops the cached copy
+/// assert_eq!(users.get(&1)?, Some("new"));
+/// assert_eq!(users.store().loads(), 2);
+/// # Ok::<(), stratacache::PolicyError>(())
+/// ```
+pub struct CacheAside<K, V, S> {
+    core: Arc<ReadThrough<K, V, S>>,
+}
+
+impl<K, V, S> CacheAside<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+{
+    /// Cache-aside over `store`, with default [`PolicyOptions`].
+    pub fn new(cache: Cache<K, V>, store: S) -> Self {
+        Self::with_options(cache, store, PolicyOptions::new())
+    }
+
+    /// Cache-aside over `store`, with negative caching or a timeout.
+    pub fn with_options(cache: Cache<K, V>, store: S, options: PolicyOptions) -> Self {
+        CacheAside {
+            core: Arc::new(ReadThrough::new(cache, store, &options)),
+        }
+    }
+
+    /// The value under `key`: from the cache, or loaded from the store (one load per key however
+    /// many callers miss at once) and cached.
+    ///
+    /// # Errors
+    ///
+    /// The store's error, a caught panic, or a timeout; the cache is not filled then.
+    pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
+        self.core.get(key, |_| None)
+    }
+
+    /// Writes the store, then drops the cached copy (the next `get` loads the new value).
+    ///
+    /// # Errors
+    ///
+    /// The store's error; the cached copy is dropped even then, since the store may or may not
+    /// hold the new value.
+    pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
+        let k = key.clone();
+        let r = self.core.call(move |s: &S| s.write(&k, &value));
+        self.core.invalidate(&key);
+        r
+    }
+
+    /// Deletes from the store, then drops the cached copy.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; the cached copy is dropped even then.
+    pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
+        let k = key.clone();
+        let r = self.core.call(move |s: &S| s.delete(&k));
+        self.core.invalidate(key);
+        r
+    }
+
+    /// Drops the cached copy only (for example when another process changed the store).
+    pub fn invalidate(&self, key: &K) {
+        self.core.invalidate(key);
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Cache<K, V> {
+        &self.core.cache
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.core.store
+    }
+}
+
+impl<K, V, S> fmt::Debug for CacheAside<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheAside").field("cache", &self.core.cache).finish_non_exhaustive()
+    }
+}
