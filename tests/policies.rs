@@ -193,11 +193,18 @@ fn negative_caching_remembers_absent_keys_until_a_put() {
 }
 
 fn write_behind(store: Arc<Recorder>, capacity: u64) -> WriteBehind<u32, u64, Arc<Recorder>> {
-    WriteBehind::builder(Cache::builder().max_capacity(capacity).shards(1).build().unwrap(), store)
-        .flush_interval(Duration::from_millis(5))
-        .retry_backoff(Duration::from_micros(100))
-        .build()
-        .unwrap()
+    WriteBehind::builder(
+        Cache::builder()
+            .max_capacity(capacity)
+            .shards(1)
+            .build()
+            .unwrap(),
+        store,
+    )
+    .flush_interval(Duration::from_millis(5))
+    .retry_backoff(Duration::from_micros(100))
+    .build()
+    .unwrap()
 }
 
 #[test]
@@ -244,7 +251,9 @@ fn write_behind_keeps_per_key_order() {
     policy.flush().unwrap();
     let mut last: HashMap<u32, u64> = HashMap::new();
     for op in store.log.lock().iter() {
-        let WriteOp::Put(k, v) = op else { panic!("no deletes were made") };
+        let WriteOp::Put(k, v) = op else {
+            panic!("no deletes were made")
+        };
         let prev = last.insert(*k, *v);
         assert!(prev.is_none_or(|p| p < *v), "key {k}: {v} after {prev:?}");
     }
@@ -314,7 +323,11 @@ fn write_behind_full_queue_blocks_until_there_is_room() {
         })
     };
     thread::sleep(Duration::from_millis(50));
-    assert_eq!(done.load(Ordering::SeqCst), 0, "the put waits while the queue is full");
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        0,
+        "the put waits while the queue is full"
+    );
     store.gate(false);
     blocked.join().unwrap();
     policy.flush().unwrap();
@@ -361,9 +374,21 @@ fn write_behind_survives_a_panicking_store() {
 #[test]
 fn builders_reject_bad_settings() {
     let b = WriteBehind::builder(Cache::new(10), MemoryStore::<u32, u64>::new());
-    assert!(b.batch_size(0).build().unwrap_err().to_string().contains("batch_size"));
+    assert!(
+        b.batch_size(0)
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("batch_size")
+    );
     let b = WriteBehind::builder(Cache::new(10), MemoryStore::<u32, u64>::new());
-    assert!(b.queue_capacity(0).build().unwrap_err().to_string().contains("queue_capacity"));
+    assert!(
+        b.queue_capacity(0)
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("queue_capacity")
+    );
 }
 
 mod failing_store_model {

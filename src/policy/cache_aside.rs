@@ -102,6 +102,8 @@ where
 
 impl<K, V, S> fmt::Debug for CacheAside<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CacheAside").field("cache", &self.core.cache).finish_non_exhaustive()
+        f.debug_struct("CacheAside")
+            .field("cache", &self.core.cache)
+            .finish_non_exhaustive()
     }
 }

@@ -95,9 +95,13 @@ impl fmt::Display for PolicyError {
             ErrorKind::Store => write!(f, "store error: {d}"),
             ErrorKind::Panicked => write!(f, "the store or loader panicked: {d}"),
             ErrorKind::Timeout => write!(f, "the store did not answer within {d}"),
-            ErrorKind::QueueFull => write!(f, "the write-behind queue is full ({d} pending writes)"),
+            ErrorKind::QueueFull => {
+                write!(f, "the write-behind queue is full ({d} pending writes)")
+            }
             ErrorKind::Closed => write!(f, "the write-behind policy is shut down"),
-            ErrorKind::WriteFailed => write!(f, "write-behind writes failed after every retry: {d}"),
+            ErrorKind::WriteFailed => {
+                write!(f, "write-behind writes failed after every retry: {d}")
+            }
         }
     }
 }

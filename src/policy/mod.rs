@@ -13,6 +13,7 @@ pub use error::{ErrorKind, PolicyError};
 pub use options::{DEFAULT_NEGATIVE_CAPACITY, PolicyOptions};
 pub use write_behind::{
     DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_BACKOFF, MAX_BACKOFF, WhenFull, WriteBehind, WriteBehindBuilder, WriteBehindStats,
+    DEFAULT_RETRY_BACKOFF, MAX_BACKOFF, WhenFull, WriteBehind, WriteBehindBuilder,
+    WriteBehindStats,
 };
 pub use write_through::WriteThrough;

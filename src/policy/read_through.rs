@@ -76,7 +76,11 @@ where
 
     /// Read-through: the cache, then `pending` (write-behind's unflushed writes: `Some(None)` is
     /// a pending delete), then the negative cache, then one load per key from the store.
-    pub(crate) fn get(self: &Arc<Self>, key: &K, pending: impl FnOnce(&K) -> Option<Option<V>>) -> LoadResult<V> {
+    pub(crate) fn get(
+        self: &Arc<Self>,
+        key: &K,
+        pending: impl FnOnce(&K) -> Option<Option<V>>,
+    ) -> LoadResult<V> {
         if let Some(v) = self.cache.get(key) {
             return Ok(Some(v));
         }
@@ -223,7 +227,10 @@ where
         }
         self.load.done.notify_all();
         let mut loads = self.core.loads.lock();
-        if loads.get(self.key).is_some_and(|l| Arc::ptr_eq(l, self.load)) {
+        if loads
+            .get(self.key)
+            .is_some_and(|l| Arc::ptr_eq(l, self.load))
+        {
             loads.remove(self.key);
         }
     }

@@ -141,7 +141,10 @@ where
     /// write's cached copy has been dropped by then (unless a newer write to the key is
     /// pending), so the cache never serves what the store does not hold. A panic in it is
     /// caught.
-    pub fn on_write_error(mut self, f: impl Fn(&WriteOp<K, V>, &PolicyError) + Send + Sync + 'static) -> Self {
+    pub fn on_write_error(
+        mut self,
+        f: impl Fn(&WriteOp<K, V>, &PolicyError) + Send + Sync + 'static,
+    ) -> Self {
         self.on_error = Some(Box::new(f));
         self
     }
@@ -159,10 +162,14 @@ where
     /// A zero `batch_size` or `queue_capacity`, or a flusher thread that could not start.
     pub fn build(self) -> Result<WriteBehind<K, V, S>, BuildError> {
         if self.batch_size == 0 {
-            return Err(BuildError::new("write-behind batch_size must be at least 1"));
+            return Err(BuildError::new(
+                "write-behind batch_size must be at least 1",
+            ));
         }
         if self.queue_capacity == 0 {
-            return Err(BuildError::new("write-behind queue_capacity must be at least 1"));
+            return Err(BuildError::new(
+                "write-behind queue_capacity must be at least 1",
+            ));
         }
         let shared = Arc::new(Shared {
             core: Arc::new(ReadThrough::new(self.cache, self.store, &self.options)),
@@ -191,7 +198,9 @@ where
         let flusher = thread::Builder::new()
             .name("stratacache-write-behind".into())
             .spawn(move || s.run())
-            .map_err(|e| BuildError::from_string(format!("could not start the write-behind flusher: {e}")))?;
+            .map_err(|e| {
+                BuildError::from_string(format!("could not start the write-behind flusher: {e}"))
+            })?;
         Ok(WriteBehind {
             shared,
             flusher: Some(flusher),
@@ -347,7 +356,10 @@ where
                 }
                 match sh.when_full {
                     WhenFull::Error => {
-                        return Err(PolicyError::new(ErrorKind::QueueFull, sh.queue_capacity.to_string()));
+                        return Err(PolicyError::new(
+                            ErrorKind::QueueFull,
+                            sh.queue_capacity.to_string(),
+                        ));
                     }
                     WhenFull::Block => sh.progress.wait(&mut q),
                 }
@@ -540,7 +552,8 @@ where
                 || q.flush_waiters > 0
                 || queued_at.elapsed() >= self.flush_interval;
             if !due {
-                self.wake.wait_until(&mut q, queued_at + self.flush_interval);
+                self.wake
+                    .wait_until(&mut q, queued_at + self.flush_interval);
                 continue;
             }
             let batch = self.take_batch(&mut q);
@@ -559,8 +572,12 @@ where
             seqs: Vec::with_capacity(n),
         };
         for _ in 0..n {
-            let Some((key, _)) = q.order.pop_front() else { break };
-            let Some(p) = q.entries.get_mut(&key) else { continue };
+            let Some((key, _)) = q.order.pop_front() else {
+                break;
+            };
+            let Some(p) = q.entries.get_mut(&key) else {
+                continue;
+            };
             p.queued = false;
             batch.seqs.push(p.seq);
             batch.ops.push(match &p.value {
@@ -575,7 +592,8 @@ where
         let mut backoff = self.retry_backoff;
         let mut attempt = 0;
         loop {
-            let r = panic::catch_unwind(AssertUnwindSafe(|| self.core.store.write_batch(&batch.ops)));
+            let r =
+                panic::catch_unwind(AssertUnwindSafe(|| self.core.store.write_batch(&batch.ops)));
             let err = match r {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => PolicyError::store(e),
@@ -599,7 +617,8 @@ where
                 for (op, seq) in batch.ops.iter().zip(&batch.seqs) {
                     ack(&mut q, op.key(), *seq);
                 }
-                self.written.fetch_add(batch.ops.len() as u64, Ordering::Relaxed);
+                self.written
+                    .fetch_add(batch.ops.len() as u64, Ordering::Relaxed);
             }
             Err(err) => {
                 for (op, seq) in batch.ops.iter().zip(batch.seqs) {
@@ -610,7 +629,8 @@ where
                         let _writer = self.core.stripe(key);
                         let latest = ack(&mut self.queue.lock(), key, seq);
                         if latest {
-                            let _ = panic::catch_unwind(AssertUnwindSafe(|| self.core.invalidate(key)));
+                            let _ =
+                                panic::catch_unwind(AssertUnwindSafe(|| self.core.invalidate(key)));
                         }
                     }
                     self.failed.fetch_add(1, Ordering::Relaxed);

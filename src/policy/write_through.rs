@@ -89,7 +89,9 @@ where
         let _writer = self.core.stripe(key);
         let k = key.clone();
         let r = self.core.call(move |s: &S| s.delete(&k));
-        if r.as_ref().map_or_else(|e| e.kind() == ErrorKind::Timeout, |()| true) {
+        if r.as_ref()
+            .map_or_else(|e| e.kind() == ErrorKind::Timeout, |()| true)
+        {
             self.core.invalidate(key);
         }
         r
@@ -113,6 +115,8 @@ where
 
 impl<K, V, S> fmt::Debug for WriteThrough<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriteThrough").field("cache", &self.core.cache).finish_non_exhaustive()
+        f.debug_struct("WriteThrough")
+            .field("cache", &self.core.cache)
+            .finish_non_exhaustive()
     }
 }

@@ -63,7 +63,7 @@ impl Faults {
             self.rng ^= self.rng << 13;
             self.rng ^= self.rng >> 7;
             self.rng ^= self.rng << 17;
-            return self.rng % self.one_in == 0;
+            return self.rng.is_multiple_of(self.one_in);
         }
         self.one_in == 1
     }

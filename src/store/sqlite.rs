@@ -89,8 +89,10 @@ impl<K, V> SqliteStore<K, V> {
     /// Opens (or creates) the database file at `path`, with the table `table`.
     pub fn open_table(path: impl AsRef<Path>, table: &str) -> Result<Self, SqliteStoreError> {
         let conn = Connection::open(path).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
         Self::with_connection(conn, table)
     }
 
@@ -100,7 +102,10 @@ impl<K, V> SqliteStore<K, V> {
     }
 
     fn with_connection(conn: Connection, table: &str) -> Result<Self, SqliteStoreError> {
-        let valid = table.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = table
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(SqliteStoreError(Inner::Table(table.to_owned())));
@@ -130,7 +135,9 @@ impl<K, V> SqliteStore<K, V> {
     pub fn len(&self) -> Result<u64, SqliteStoreError> {
         let conn = self.conn.lock();
         let n: i64 = conn
-            .query_row(&format!("SELECT COUNT(*) FROM {}", self.table), [], |r| r.get(0))
+            .query_row(&format!("SELECT COUNT(*) FROM {}", self.table), [], |r| {
+                r.get(0)
+            })
             .map_err(sql)?;
         Ok(n.unsigned_abs())
     }
@@ -161,7 +168,10 @@ where
         let mut stmt = conn
             .prepare_cached(&format!("SELECT v FROM {} WHERE k = ?1", self.table))
             .map_err(sql)?;
-        let bytes: Option<Vec<u8>> = stmt.query_row(params![k], |r| r.get(0)).optional().map_err(sql)?;
+        let bytes: Option<Vec<u8>> = stmt
+            .query_row(params![k], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
         drop(stmt);
         drop(conn);
         bytes.map(|b| decode(&b).map_err(codec)).transpose()
@@ -188,7 +198,9 @@ where
         let encoded = ops
             .iter()
             .map(|op| match op {
-                WriteOp::Put(k, v) => Ok((encode(k).map_err(codec)?, Some(encode(v).map_err(codec)?))),
+                WriteOp::Put(k, v) => {
+                    Ok((encode(k).map_err(codec)?, Some(encode(v).map_err(codec)?)))
+                }
                 WriteOp::Delete(k) => Ok((encode(k).map_err(codec)?, None)),
             })
             .collect::<Result<Vec<_>, SqliteStoreError>>()?;
@@ -205,10 +217,12 @@ where
 }
 
 fn put(conn: &Connection, table: &str, k: &[u8], v: &[u8]) -> Result<(), SqliteStoreError> {
-    conn.prepare_cached(&format!("INSERT OR REPLACE INTO {table} (k, v) VALUES (?1, ?2)"))
-        .and_then(|mut s| s.execute(params![k, v]))
-        .map(drop)
-        .map_err(sql)
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table} (k, v) VALUES (?1, ?2)"
+    ))
+    .and_then(|mut s| s.execute(params![k, v]))
+    .map(drop)
+    .map_err(sql)
 }
 
 fn del(conn: &Connection, table: &str, k: &[u8]) -> Result<(), SqliteStoreError> {
