@@ -4,7 +4,7 @@ use crate::builder::{CacheBuilder, Weigher};
 use crate::clock::{Clock, Now};
 use crate::flight::{Found, Outcome, Signal};
 use crate::listener::{Listener, RemovalCause, Removals};
-use crate::shard::{NewEntry, Shard};
+use crate::shard::{Lookup, NewEntry, Shard};
 use crate::stats::CacheStats;
 use hashbrown::DefaultHashBuilder;
 use std::borrow::Borrow;
@@ -138,20 +138,20 @@ impl<K, V, S> Cache<K, V, S> {
     /// The number of entries, counting expired ones not yet collected. Locks each shard in turn.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Whether the cache holds no entries (expired ones count until collected).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(|s| s.lock().len() == 0)
+        self.shards.iter().all(|s| s.read().len() == 0)
     }
 
     /// The total weight of the entries, counting expired ones not yet collected. Never more than
     /// [`capacity`](Self::capacity): each shard fits its share whenever its lock is free.
     #[must_use]
     pub fn weighted_size(&self) -> u64 {
-        self.shards.iter().map(|s| s.lock().weight()).sum()
+        self.shards.iter().map(|s| s.read().weight()).sum()
     }
 
     /// The counters, summed over the shards.
@@ -159,7 +159,7 @@ impl<K, V, S> Cache<K, V, S> {
     pub fn stats(&self) -> CacheStats {
         let mut total = CacheStats::default();
         for s in self.shards.iter() {
-            total.add(&s.lock().stats);
+            total.add(&s.stats());
         }
         total
     }
@@ -249,11 +249,29 @@ where
     {
         let hash = self.hash(key);
         let now = self.now();
+        let shard = self.shard(hash);
+        match shard.lookup(hash, key, &now, promote) {
+            Lookup::Hit(v) => Some(v),
+            Lookup::Miss => None,
+            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, promote),
+        }
+    }
+
+    #[cold]
+    fn lookup_exclusive<Q>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        key: &Q,
+        now: &Now<'_>,
+        promote: bool,
+    ) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut out = Removals::new();
-        let v = self
-            .shard(hash)
-            .lock()
-            .get(hash, key, &now, promote, true, &mut out);
+        let v = shard.write().get(hash, key, now, promote, true, &mut out);
         self.deliver(out);
         v
     }
@@ -275,8 +293,12 @@ where
     {
         let hash = self.hash(key);
         let now = self.now();
+        let shard = self.shard(hash);
+        if let Some(found) = shard.contains(hash, key, &now) {
+            return found;
+        }
         let mut out = Removals::new();
-        let found = self.shard(hash).lock().contains(hash, key, &now, &mut out);
+        let found = shard.write().contains(hash, key, &now, &mut out);
         self.deliver(out);
         found
     }
@@ -332,7 +354,7 @@ where
             weight,
             ttl,
         };
-        self.shard(hash).lock().insert(new, &now, &mut out);
+        self.shard(hash).write().insert(new, &now, &mut out);
         self.deliver(out);
     }
 
@@ -355,7 +377,7 @@ where
         let hash = self.hash(key);
         let now = self.now();
         let mut out = Removals::new();
-        let removed = self.shard(hash).lock().remove(hash, key, &now, &mut out);
+        let removed = self.shard(hash).write().remove(hash, key, &now, &mut out);
         let (k, v) = match removed {
             None => {
                 self.deliver(out);
@@ -377,7 +399,7 @@ where
         let now = self.now();
         for s in self.shards.iter() {
             let mut out = Removals::new();
-            s.lock().clear(&now, &mut out);
+            s.write().clear(&now, &mut out);
             self.deliver(out);
         }
     }
@@ -408,7 +430,7 @@ where
         let mut purged = 0;
         for s in self.shards.iter() {
             let mut out = Removals::new();
-            purged += s.lock().purge_expired(&now, &mut out);
+            purged += s.write().purge_expired(&now, &mut out);
             self.deliver(out);
         }
         purged
@@ -461,7 +483,7 @@ where
         let signal = loop {
             let now = self.now();
             let mut out = Removals::new();
-            let mut core = shard.lock();
+            let mut core = shard.write();
             if let Some(v) = core.get(hash, &key, &now, true, record, &mut out) {
                 drop(core);
                 self.deliver(out);
@@ -507,7 +529,7 @@ where
         // An error or a panic from here on abandons the flight (see `Lead::drop`).
         let value = init()?;
         let (key, weight) = if self.weigher.is_some() {
-            let key = lead.shard.lock().flights.take_key(&lead.signal);
+            let key = lead.shard.write().flights.take_key(&lead.signal);
             let key = key.expect("the leader's flight holds its key");
             let weight = self.weigh(&key, &value);
             (Some(key), weight)
@@ -518,7 +540,7 @@ where
         let now = self.now();
         let mut out = Removals::new();
         let waiters = {
-            let mut core = lead.shard.lock();
+            let mut core = lead.shard.write();
             let taken = core.flights.finish(&lead.signal);
             lead.ended = true;
             let key = key
@@ -547,7 +569,7 @@ where
     /// With a description of the first broken invariant. Used by tests and fuzzing.
     pub fn validate(&self) {
         for (i, s) in self.shards.iter().enumerate() {
-            let core = s.lock();
+            let core = s.write();
             let shard_of = |k: &K| {
                 let h = self.hash(k);
                 ((h >> self.shard_shift) as usize & self.shard_mask, h)
@@ -567,7 +589,7 @@ where
     where
         K: Clone,
     {
-        self.shards[shard].lock().keys_lru().cloned().collect()
+        self.shards[shard].write().keys_lru().cloned().collect()
     }
 }
 
@@ -582,7 +604,7 @@ struct Lead<'a, K, V: Clone> {
 impl<K, V: Clone> Drop for Lead<'_, K, V> {
     fn drop(&mut self) {
         if !self.ended {
-            let key = self.shard.lock().flights.finish(&self.signal);
+            let key = self.shard.write().flights.finish(&self.signal);
             drop(key);
             self.signal.end(None);
         }

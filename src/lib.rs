@@ -12,6 +12,7 @@ mod flight;
 mod list;
 mod listener;
 mod policy;
+mod promotions;
 mod shard;
 mod stats;
 mod store;

@@ -1,7 +1,8 @@
 //! The intrusive doubly linked LRU list.
 //!
-//! Entries live in a dense slab (`Vec`) and carry their own [`Links`]: the `u32` slab indices of
-//! their neighbours. `prev` points towards the most recently used end (the head), `next` towards
+//! Entries live in a dense slab; entry `i`'s [`Links`] are `links[i]`, in an array of their own
+//! (8 bytes an entry, so relinking on a hit touches a small, cache-resident array): the `u32`
+//! slab indices of its neighbours. `prev` points towards the most recently used end (the head), `next` towards
 //! the least recently used end (the tail). [`NIL`] ends the list.
 
 /// The index that stands for "no entry".
@@ -21,13 +22,7 @@ impl Links {
     };
 }
 
-/// Something that carries [`Links`].
-pub(crate) trait Linked {
-    fn links(&self) -> &Links;
-    fn links_mut(&mut self) -> &mut Links;
-}
-
-/// Head and tail of the list; the nodes are passed to every method.
+/// Head and tail of the list; the links array is passed to every method.
 #[derive(Debug)]
 pub(crate) struct List {
     head: u32,
@@ -56,11 +51,11 @@ impl List {
 
     /// Links the unlinked node `i` at the head.
     #[inline]
-    pub(crate) fn push_front<T: Linked>(&mut self, nodes: &mut [T], i: u32) {
+    pub(crate) fn push_front(&mut self, links: &mut [Links], i: u32) {
         debug_assert_ne!(i, NIL);
-        debug_assert_eq!(*nodes[i as usize].links(), Links::UNLINKED);
+        debug_assert_eq!(links[i as usize], Links::UNLINKED);
         let old = self.head;
-        *nodes[i as usize].links_mut() = Links {
+        links[i as usize] = Links {
             prev: NIL,
             next: old,
         };
@@ -68,68 +63,68 @@ impl List {
             debug_assert_eq!(self.tail, NIL);
             self.tail = i;
         } else {
-            debug_assert_eq!(nodes[old as usize].links().prev, NIL);
-            nodes[old as usize].links_mut().prev = i;
+            debug_assert_eq!(links[old as usize].prev, NIL);
+            links[old as usize].prev = i;
         }
         self.head = i;
     }
 
     /// Takes node `i` out of the list and leaves it unlinked.
     #[inline]
-    pub(crate) fn unlink<T: Linked>(&mut self, nodes: &mut [T], i: u32) {
-        let Links { prev, next } = *nodes[i as usize].links();
+    pub(crate) fn unlink(&mut self, links: &mut [Links], i: u32) {
+        let Links { prev, next } = links[i as usize];
         if prev == NIL {
             debug_assert_eq!(self.head, i);
             self.head = next;
         } else {
-            debug_assert_eq!(nodes[prev as usize].links().next, i);
-            nodes[prev as usize].links_mut().next = next;
+            debug_assert_eq!(links[prev as usize].next, i);
+            links[prev as usize].next = next;
         }
         if next == NIL {
             debug_assert_eq!(self.tail, i);
             self.tail = prev;
         } else {
-            debug_assert_eq!(nodes[next as usize].links().prev, i);
-            nodes[next as usize].links_mut().prev = prev;
+            debug_assert_eq!(links[next as usize].prev, i);
+            links[next as usize].prev = prev;
         }
-        *nodes[i as usize].links_mut() = Links::UNLINKED;
+        links[i as usize] = Links::UNLINKED;
     }
 
     /// Makes node `i` the most recently used.
     #[inline]
-    pub(crate) fn move_to_front<T: Linked>(&mut self, nodes: &mut [T], i: u32) {
+    pub(crate) fn move_to_front(&mut self, links: &mut [Links], i: u32) {
         if self.head != i {
-            self.unlink(nodes, i);
-            self.push_front(nodes, i);
+            self.unlink(links, i);
+            self.push_front(links, i);
         }
     }
 
     /// The linked node that lived elsewhere now lives at `to` (the slab moved it): points its
     /// neighbours, or the head and tail, at its new index.
     #[inline]
-    pub(crate) fn relocated<T: Linked>(&mut self, nodes: &mut [T], to: u32) {
-        let Links { prev, next } = *nodes[to as usize].links();
+    pub(crate) fn relocated(&mut self, links: &mut [Links], to: u32) {
+        let Links { prev, next } = links[to as usize];
         if prev == NIL {
             self.head = to;
         } else {
-            nodes[prev as usize].links_mut().next = to;
+            links[prev as usize].next = to;
         }
         if next == NIL {
             self.tail = to;
         } else {
-            nodes[next as usize].links_mut().prev = to;
+            links[next as usize].prev = to;
         }
     }
 
     /// Indices from the least to the most recently used.
-    pub(crate) fn iter_lru<'a, T: Linked>(&self, nodes: &'a [T]) -> impl Iterator<Item = u32> + 'a {
+    pub(crate) fn iter_lru<'a>(&self, links: &'a [Links]) -> impl Iterator<Item = u32> + 'a {
         let mut cur = self.tail;
         std::iter::from_fn(move || {
             if cur == NIL {
                 return None;
             }
             let i = cur;
-            cur = nodes[i as usize].links().prev;
+            cur = links[i as usize].prev;
             Some(i)
         })
     }
@@ -139,23 +134,13 @@ impl List {
 mod tests {
     use super::*;
 
-    struct N(Links);
-    impl Linked for N {
-        fn links(&self) -> &Links {
-            &self.0
-        }
-        fn links_mut(&mut self) -> &mut Links {
-            &mut self.0
-        }
-    }
-
-    fn order(list: &List, nodes: &[N]) -> Vec<u32> {
-        list.iter_lru(nodes).collect()
+    fn order(list: &List, links: &[Links]) -> Vec<u32> {
+        list.iter_lru(links).collect()
     }
 
     #[test]
     fn push_move_unlink() {
-        let mut nodes: Vec<N> = (0..4).map(|_| N(Links::UNLINKED)).collect();
+        let mut nodes = vec![Links::UNLINKED; 4];
         let mut list = List::new();
         for i in 0..4 {
             list.push_front(&mut nodes, i);
@@ -177,7 +162,7 @@ mod tests {
 
     #[test]
     fn relocated_fixes_neighbours() {
-        let mut nodes: Vec<N> = (0..3).map(|_| N(Links::UNLINKED)).collect();
+        let mut nodes = vec![Links::UNLINKED; 3];
         let mut list = List::new();
         for i in 0..3 {
             list.push_front(&mut nodes, i);

@@ -7,12 +7,14 @@
 
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
-use crate::list::{Linked, Links, List, NIL};
+use crate::list::{Links, List, NIL};
 use crate::listener::{RemovalCause, Removals};
+use crate::promotions::Promotions;
 use crate::stats::CacheStats;
 use hashbrown::HashTable;
-use parking_lot::Mutex;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::borrow::Borrow;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// The most entries one shard holds: slab indices are `u32` and [`NIL`] is reserved.
@@ -22,21 +24,99 @@ const MAX_ENTRIES: u64 = (NIL - 1) as u64;
 const MIN_SLAB: usize = 16;
 
 /// A shard of the cache, aligned to keep neighbouring shards' locks off each other's cache lines.
+///
+/// Lookups take the lock shared and record their promotion (see [`Promotions`]); everything else
+/// takes it exclusively through [`write`](Self::write), which replays those promotions first.
 #[repr(align(128))]
 pub(crate) struct Shard<K, V> {
-    core: Mutex<Core<K, V>>,
+    core: RwLock<Core<K, V>>,
+    promotions: Promotions,
+}
+
+/// What a lookup under the shared lock found.
+pub(crate) enum Lookup<V> {
+    Hit(V),
+    Miss,
+    /// An expired entry to remove, or a full promotion buffer: ask again under the exclusive lock.
+    Retry,
 }
 
 impl<K, V> Shard<K, V> {
     pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
         Shard {
-            core: Mutex::new(Core::new(capacity, weighted)),
+            core: RwLock::new(Core::new(capacity, weighted)),
+            promotions: Promotions::new(),
         }
     }
 
+    /// The exclusive lock, with the LRU list brought up to date.
     #[inline]
-    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, Core<K, V>> {
-        self.core.lock()
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Core<K, V>> {
+        let mut core = self.core.write();
+        let Core {
+            list, links, stats, ..
+        } = &mut *core;
+        self.promotions.replay(|i| {
+            list.move_to_front(links, i);
+            stats.hits += 1;
+        });
+        core
+    }
+
+    /// The shared lock, for what does not depend on the LRU order.
+    #[inline]
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Core<K, V>> {
+        self.core.read()
+    }
+
+    /// A lookup under the shared lock: a hit is recorded for replay (with `promote`) or counted.
+    #[inline]
+    pub(crate) fn lookup<Q>(&self, hash: u64, key: &Q, now: &Now<'_>, promote: bool) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        V: Clone,
+    {
+        let core = self.core.read();
+        let Some(i) = core.find(hash, key) else {
+            self.promotions.misses.fetch_add(1, Relaxed);
+            return Lookup::Miss;
+        };
+        if core.is_expired(i, now) {
+            return Lookup::Retry;
+        }
+        if promote {
+            if !self.promotions.record(i) {
+                return Lookup::Retry;
+            }
+        } else {
+            self.promotions.peek_hits.fetch_add(1, Relaxed);
+        }
+        Lookup::Hit(core.nodes[i as usize].value.clone())
+    }
+
+    /// Whether a live entry is under `key`, under the shared lock; `None`: it has expired, ask
+    /// again under the exclusive lock (which removes it).
+    #[inline]
+    pub(crate) fn contains<Q>(&self, hash: u64, key: &Q, now: &Now<'_>) -> Option<bool>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let core = self.core.read();
+        match core.find(hash, key) {
+            None => Some(false),
+            Some(i) if core.is_expired(i, now) => None,
+            Some(_) => Some(true),
+        }
+    }
+
+    /// The counters, with the lookups made under the shared lock.
+    pub(crate) fn stats(&self) -> CacheStats {
+        let mut s = self.write().stats;
+        s.misses += self.promotions.misses.load(Relaxed);
+        s.hits += self.promotions.peek_hits.load(Relaxed);
+        s
     }
 }
 
@@ -44,20 +124,6 @@ impl<K, V> Shard<K, V> {
 pub(crate) struct Node<K, V> {
     key: K,
     value: V,
-    /// The key's full hash: table growth and removal never rehash, so never run user code.
-    hash: u64,
-    links: Links,
-}
-
-impl<K, V> Linked for Node<K, V> {
-    #[inline]
-    fn links(&self) -> &Links {
-        &self.links
-    }
-    #[inline]
-    fn links_mut(&mut self) -> &mut Links {
-        &mut self.links
-    }
 }
 
 /// An entry on its way in: its hash and weight computed outside the lock.
@@ -71,10 +137,18 @@ pub(crate) struct NewEntry<K, V> {
 }
 
 /// The state of one shard, behind its lock.
+///
+/// The slab is a set of parallel arrays indexed by slot: `nodes` (key and value), `hashes`,
+/// `links`, and the optional `weights` and `deadlines`. A hit reads its node and rewrites a few
+/// `links`, an array of 8 bytes an entry that stays in cache; keys and values are touched only
+/// for the entry itself.
 pub(crate) struct Core<K, V> {
     table: HashTable<u32>,
     /// Dense: a removal moves the last node into the freed slot.
     nodes: Vec<Node<K, V>>,
+    /// Each key's full hash: table growth and removal never rehash, so never run user code.
+    hashes: Vec<u64>,
+    links: Vec<Links>,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
     weights: Vec<u32>,
     /// One deadline per node once any entry of this shard got one; empty before.
@@ -86,7 +160,8 @@ pub(crate) struct Core<K, V> {
     capacity: u64,
     max_entries: usize,
     pub(crate) flights: Flights<K, V>,
-    pub(crate) stats: CacheStats,
+    /// Counted under the exclusive lock; see [`Shard::stats`] for the rest.
+    stats: CacheStats,
 }
 
 impl<K, V> Core<K, V> {
@@ -94,6 +169,8 @@ impl<K, V> Core<K, V> {
         Core {
             table: HashTable::new(),
             nodes: Vec::new(),
+            hashes: Vec::new(),
+            links: Vec::new(),
             weights: Vec::new(),
             deadlines: Vec::new(),
             weighted,
@@ -125,7 +202,7 @@ impl<K, V> Core<K, V> {
     }
 
     #[inline]
-    fn is_expired(&self, i: u32, now: &Now<'_>) -> bool {
+    pub(crate) fn is_expired(&self, i: u32, now: &Now<'_>) -> bool {
         self.timed && {
             let d = self.deadlines[i as usize];
             d != NEVER && now.get() >= d
@@ -133,17 +210,14 @@ impl<K, V> Core<K, V> {
     }
 
     #[inline]
-    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
         let nodes = &self.nodes;
         self.table
-            .find(hash, |&i| {
-                let n = &nodes[i as usize];
-                n.hash == hash && n.key.borrow() == key
-            })
+            .find(hash, |&i| nodes[i as usize].key.borrow() == key)
             .copied()
     }
 
@@ -190,7 +264,7 @@ impl<K, V> Core<K, V> {
         match self.find_live(hash, key, now, out) {
             Some(i) => {
                 if promote {
-                    self.list.move_to_front(&mut self.nodes, i);
+                    self.list.move_to_front(&mut self.links, i);
                 }
                 self.stats.hits += u64::from(record);
                 Some(self.nodes[i as usize].value.clone())
@@ -273,7 +347,7 @@ impl<K, V> Core<K, V> {
             }
             self.weight = self.weight - old_weight + u64::from(weight);
             self.set_deadline(i, deadline);
-            self.list.move_to_front(&mut self.nodes, i);
+            self.list.move_to_front(&mut self.links, i);
             self.stats.inserts += 1;
             self.evict_while(|c| c.weight > c.capacity, now, out);
         } else {
@@ -281,15 +355,24 @@ impl<K, V> Core<K, V> {
                 self.reject(key, value, out);
                 return;
             }
-            // Evicting first gives the same result as inserting first (the new entry is the most
-            // recently used and fits on its own), and lets the slab reuse the freed slot.
             let w = u64::from(weight);
-            self.evict_while(
-                |c| c.weight + w > c.capacity || c.nodes.len() >= c.max_entries,
-                now,
-                out,
-            );
-            self.push(hash, key, value, weight, deadline);
+            if self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
+                // Evict from the LRU end until the new entry fits, and give the last slot freed
+                // to the new entry. Evicting first gives the same result as inserting first (the
+                // new entry is the most recently used and fits on its own), and moves no other
+                // entry in the slab.
+                loop {
+                    let t = self.list.tail();
+                    debug_assert_ne!(t, NIL, "an empty shard always fits");
+                    if self.weight - self.weight_of(t) + w <= self.capacity {
+                        self.reuse(t, hash, key, value, weight, deadline, now, out);
+                        break;
+                    }
+                    self.evict(t, now, out);
+                }
+            } else {
+                self.push(hash, key, value, weight, deadline);
+            }
             self.stats.inserts += 1;
         }
     }
@@ -319,6 +402,8 @@ impl<K, V> Core<K, V> {
             // Double, but never past the most entries this shard can hold.
             let target = (len * 2).max(MIN_SLAB).min(self.max_entries).max(len + 1);
             self.nodes.reserve_exact(target - len);
+            self.hashes.reserve_exact(target - len);
+            self.links.reserve_exact(target - len);
             if self.weighted {
                 self.weights.reserve_exact(target - len);
             }
@@ -327,12 +412,9 @@ impl<K, V> Core<K, V> {
             }
         }
         let i = len as u32;
-        self.nodes.push(Node {
-            key,
-            value,
-            hash,
-            links: Links::UNLINKED,
-        });
+        self.nodes.push(Node { key, value });
+        self.hashes.push(hash);
+        self.links.push(Links::UNLINKED);
         if self.weighted {
             self.weights.push(weight);
         }
@@ -340,11 +422,71 @@ impl<K, V> Core<K, V> {
             self.deadlines.push(NEVER);
         }
         self.set_deadline(i, deadline);
-        let nodes = &self.nodes;
-        self.table
-            .insert_unique(hash, i, |&j| nodes[j as usize].hash);
-        self.list.push_front(&mut self.nodes, i);
+        let hashes = &self.hashes;
+        self.table.insert_unique(hash, i, |&j| hashes[j as usize]);
+        self.list.push_front(&mut self.links, i);
         self.weight += u64::from(weight);
+    }
+
+    /// Evicts entry `t` and puts the new entry in its slot.
+    #[allow(clippy::too_many_arguments)]
+    fn reuse(
+        &mut self,
+        t: u32,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        deadline: u64,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) {
+        let expired = self.is_expired(t, now);
+        self.list.unlink(&mut self.links, t);
+        self.table_remove(t);
+        self.weight = self.weight - self.weight_of(t) + u64::from(weight);
+        let n = &mut self.nodes[t as usize];
+        let old_key = std::mem::replace(&mut n.key, key);
+        let old_value = std::mem::replace(&mut n.value, value);
+        self.report_evicted(old_key, old_value, expired, out);
+        self.hashes[t as usize] = hash;
+        if self.weighted {
+            self.weights[t as usize] = weight;
+        }
+        self.set_deadline(t, deadline);
+        let hashes = &self.hashes;
+        self.table.insert_unique(hash, t, |&j| hashes[j as usize]);
+        self.list.push_front(&mut self.links, t);
+    }
+
+    /// Removes entry `i` from the table (nothing else).
+    #[inline]
+    fn table_remove(&mut self, i: u32) {
+        match self.table.find_entry(self.hashes[i as usize], |&j| j == i) {
+            Ok(e) => {
+                e.remove();
+            }
+            Err(_) => unreachable!("every node is in the table"),
+        }
+    }
+
+    /// Removes entry `t` to make room: `Expired` if it had expired, `Evicted` otherwise.
+    #[inline]
+    fn evict(&mut self, t: u32, now: &Now<'_>, out: &mut Removals<K, V>) {
+        let expired = self.is_expired(t, now);
+        let (k, v) = self.remove_at(t);
+        self.report_evicted(k, v, expired, out);
+    }
+
+    #[inline]
+    fn report_evicted(&mut self, k: K, v: V, expired: bool, out: &mut Removals<K, V>) {
+        if expired {
+            self.stats.expirations += 1;
+            out.push(k, v, RemovalCause::Expired);
+        } else {
+            self.stats.evictions += 1;
+            out.push(k, v, RemovalCause::Evicted);
+        }
     }
 
     /// Removes entries from the LRU end while `over` holds: `Expired` if they had expired,
@@ -359,31 +501,19 @@ impl<K, V> Core<K, V> {
         while over(self) {
             let t = self.list.tail();
             debug_assert_ne!(t, NIL, "an empty shard always fits");
-            let expired = self.is_expired(t, now);
-            let (k, v) = self.remove_at(t);
-            if expired {
-                self.stats.expirations += 1;
-                out.push(k, v, RemovalCause::Expired);
-            } else {
-                self.stats.evictions += 1;
-                out.push(k, v, RemovalCause::Evicted);
-            }
+            self.evict(t, now, out);
         }
     }
 
     /// Removes node `i` from the list, the table and the slab; the last node moves into its slot.
     fn remove_at(&mut self, i: u32) -> (K, V) {
-        self.list.unlink(&mut self.nodes, i);
-        let hash = self.nodes[i as usize].hash;
-        match self.table.find_entry(hash, |&j| j == i) {
-            Ok(e) => {
-                e.remove();
-            }
-            Err(_) => unreachable!("every node is in the table"),
-        }
+        self.list.unlink(&mut self.links, i);
+        self.table_remove(i);
         self.weight -= self.weight_of(i);
         let last = (self.nodes.len() - 1) as u32;
         let node = self.nodes.swap_remove(i as usize);
+        self.hashes.swap_remove(i as usize);
+        self.links.swap_remove(i as usize);
         if self.weighted {
             self.weights.swap_remove(i as usize);
         }
@@ -391,8 +521,8 @@ impl<K, V> Core<K, V> {
             self.deadlines.swap_remove(i as usize);
         }
         if i != last {
-            self.list.relocated(&mut self.nodes, i);
-            let moved = self.nodes[i as usize].hash;
+            self.list.relocated(&mut self.links, i);
+            let moved = self.hashes[i as usize];
             match self.table.find_mut(moved, |&j| j == last) {
                 Some(slot) => *slot = i,
                 None => unreachable!("every node is in the table"),
@@ -410,7 +540,7 @@ impl<K, V> Core<K, V> {
         let mut cur = self.list.tail();
         let mut last = self.nodes.len() as u32;
         while cur != NIL {
-            let mut prev = self.nodes[cur as usize].links.prev;
+            let mut prev = self.links[cur as usize].prev;
             if self.is_expired(cur, now) {
                 last -= 1;
                 let (k, v) = self.remove_at(cur);
@@ -475,12 +605,17 @@ impl<K, V> Core<K, V> {
             check((i as usize) < n, "table index out of bounds")?;
         }
         let mut total = 0u64;
+        check(
+            self.hashes.len() == n && self.links.len() == n,
+            "arrays not parallel",
+        )?;
         for (i, node) in self.nodes.iter().enumerate() {
+            let hash = self.hashes[i];
             check(
-                node.hash == hash_of(&node.key),
-                "stored hash is not the key's hash",
+                hash == hash_of(&node.key),
+                "stored hash is not the key's hash (or the key is in the wrong shard)",
             )?;
-            let found = self.table.find(node.hash, |&j| j as usize == i);
+            let found = self.table.find(hash, |&j| j as usize == i);
             check(found.is_some(), "node missing from the table")?;
             let w = self.weight_of(i as u32);
             check(w >= 1 && w <= self.capacity, "entry weight out of range")?;
@@ -496,13 +631,10 @@ impl<K, V> Core<K, V> {
             check((cur as usize) < n, "list index out of bounds")?;
             check(!seen[cur as usize], "list has a cycle")?;
             seen[cur as usize] = true;
-            check(
-                self.nodes[cur as usize].links.prev == prev,
-                "prev link broken",
-            )?;
+            check(self.links[cur as usize].prev == prev, "prev link broken")?;
             count += 1;
             prev = cur;
-            cur = self.nodes[cur as usize].links.next;
+            cur = self.links[cur as usize].next;
         }
         check(self.list.tail() == prev, "tail is not the last node")?;
         check(count == n, "list does not hold every node")?;
@@ -512,7 +644,7 @@ impl<K, V> Core<K, V> {
     /// Keys from least to most recently used (tests and debugging).
     pub(crate) fn keys_lru(&self) -> impl Iterator<Item = &K> + '_ {
         self.list
-            .iter_lru(&self.nodes)
+            .iter_lru(&self.links)
             .map(|i| &self.nodes[i as usize].key)
     }
 }
