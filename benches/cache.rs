@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo bench --bench cache` (HTML report in `target/criterion/report/index.html`).
 //! Workloads:
+//! Each iteration runs `BATCH` operations taken in turn from a stream of 2M seeded keys.
 //! - `get_hit`: 100k entries, uniform `get`s of present keys.
 //! - `get_miss`: 100k entries, `get`s of absent keys.
 //! - `insert_churn`: capacity 10k, inserts of fresh keys (every insert evicts).
@@ -22,19 +23,32 @@ mod trace;
 
 use peers::{Bench, Lru, Moka, Plain, Quick, Strata, StrataOne};
 
-const BATCH: usize = 1 << 16;
+/// Operations per measured iteration.
+const BATCH: usize = 1 << 14;
+/// Keys per stream: iterations walk through it, so the working set is the stream's, not a batch's.
+const STREAM: usize = 1 << 21;
+
+/// Runs `op` on the next `n` keys of `keys`, starting at `*at` and wrapping around.
+#[inline]
+fn walk(keys: &[u64], at: &mut usize, n: usize, mut op: impl FnMut(u64)) {
+    for _ in 0..n {
+        op(keys[*at]);
+        *at = (*at + 1) % keys.len();
+    }
+}
 
 fn get_hit<C: Bench>(g: &mut BenchmarkGroup<'_, WallTime>) {
     let c = C::with_capacity(200_000);
     for k in 0..100_000 {
         c.insert(k, k);
     }
-    let keys = peers::uniform_keys(BATCH, 100_000, 1);
+    let keys = peers::uniform_keys(STREAM, 100_000, 1);
+    let mut at = 0;
     g.bench_function(C::NAME, |b| {
         b.iter(|| {
-            for &k in &keys {
+            walk(&keys, &mut at, BATCH, |k| {
                 black_box(c.get(k));
-            }
+            })
         })
     });
 }
@@ -73,24 +87,23 @@ fn insert_churn<C: Bench>(g: &mut BenchmarkGroup<'_, WallTime>) {
 fn zipf<C: Bench>(g: &mut BenchmarkGroup<'_, WallTime>, threads: usize) {
     let c = C::with_capacity(100_000);
     let streams: Vec<Vec<u64>> = (0..threads)
-        .map(|t| peers::zipf_keys(BATCH, 1_000_000, 0.99, 10 + t as u64))
+        .map(|t| peers::zipf_keys(STREAM, 1_000_000, 0.99, 10 + t as u64))
         .collect();
     // Warm the cache to its steady state.
     for &k in &streams[0] {
         c.get_or_insert(k);
     }
+    let mut offsets = vec![0usize; threads];
     g.bench_function(C::NAME, |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             std::thread::scope(|s| {
-                for keys in &streams {
+                for (keys, at) in streams.iter().zip(offsets.iter_mut()) {
                     let c = &c;
                     s.spawn(move || {
-                        for _ in 0..iters {
-                            for &k in keys {
-                                black_box(c.get_or_insert(k));
-                            }
-                        }
+                        walk(keys, at, iters as usize * BATCH, |k| {
+                            black_box(c.get_or_insert(k));
+                        })
                     });
                 }
             });

@@ -5,7 +5,7 @@
 //! entry, and if not, is somebody loading it" is one atomic question. Only the wait itself
 //! happens outside the shard lock.
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 use std::borrow::Borrow;
 use std::sync::Arc;
 

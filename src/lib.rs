@@ -16,6 +16,7 @@ mod promotions;
 mod shard;
 mod stats;
 mod store;
+mod sync;
 
 pub use builder::{BuildError, CacheBuilder, MAX_SHARDS, MIN_SHARD_CAPACITY, SHARDS_PER_CORE};
 pub use cache::Cache;

@@ -12,7 +12,7 @@
 //! | `slots[i]` | the slab index of the `i`-th hit; written before its reader releases the shared lock, so the replaying writer (who acquires the exclusive lock after that release) sees it |
 //! | `misses`, `peek_hits` | counters of lookups made under the shared lock |
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Hits a shard buffers between two replays: enough to amortise taking the exclusive lock,
 /// few enough that a replay is short.

@@ -11,10 +11,10 @@ use crate::list::{Links, List, NIL};
 use crate::listener::{RemovalCause, Removals};
 use crate::promotions::Promotions;
 use crate::stats::CacheStats;
+use crate::sync::atomic::Ordering::Relaxed;
+use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use hashbrown::HashTable;
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::borrow::Borrow;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// The most entries one shard holds: slab indices are `u32` and [`NIL`] is reserved.

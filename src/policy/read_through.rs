@@ -4,14 +4,13 @@
 
 use super::PolicyError;
 use super::options::PolicyOptions;
+use crate::sync::{Condvar, Mutex, MutexGuard, thread};
 use crate::{Cache, Store};
-use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, mpsc};
-use std::thread;
 use std::time::Duration;
 
 /// Writers of one key are serialised on one of these locks, so that the store and the cache see

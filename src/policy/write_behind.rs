@@ -4,15 +4,15 @@
 
 use super::read_through::ReadThrough;
 use super::{ErrorKind, PolicyError, PolicyOptions};
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{Condvar, Mutex};
 use crate::{BuildError, Cache, Store, WriteOp};
-use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// Writes per store call by default: large enough to amortise a round trip or a transaction,

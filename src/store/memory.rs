@@ -2,11 +2,11 @@
 //! tests and users' own tests.
 
 use super::{Store, WriteOp};
-use parking_lot::Mutex;
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// An in-memory store: a `HashMap` behind a mutex, which can be made slow or unreliable on
@@ -180,7 +180,7 @@ impl<K, V> MemoryStore<K, V> {
         counter.fetch_add(1, Ordering::Relaxed);
         let latency = *self.latency.lock();
         if !latency.is_zero() {
-            std::thread::sleep(latency);
+            crate::sync::thread::sleep(latency);
         }
         if self.faults.lock().strike() {
             Err(MemoryStoreError { op })
