@@ -22,7 +22,12 @@ use std::time::{Duration, Instant};
 ///
 /// A hit clones the value: share large values with `Arc`. No user code — listener, weigher,
 /// loader, or the `Drop` of a key or value — runs while a shard lock is held (the key's `Eq`
-/// and `V::clone` are the exceptions a lookup cannot avoid).
+/// and `V::clone` are the exceptions a lookup cannot avoid). A panic in any of them leaves the
+/// cache consistent and usable.
+///
+/// Keys chosen by an attacker cannot be made to collide: the default hasher (hashbrown's
+/// foldhash) is seeded randomly per process and per cache. A weak hasher passed to
+/// [`CacheBuilder::hasher`] gives that up; the cache then stays correct, but slow.
 ///
 /// # Examples
 ///
