@@ -30,6 +30,11 @@ pub use policy::{
     WriteBehindStats, WriteThrough,
 };
 pub use stats::CacheStats;
-pub use store::{MemoryStore, MemoryStoreError, Store, WriteOp};
+#[cfg(feature = "redis")]
+pub use store::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, Invalidation, InvalidationBus,
+    MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore, RedisStoreError,
+};
+pub use store::{Layered, LayeredError, MemoryStore, MemoryStoreError, Store, WriteOp};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteStore, SqliteStoreError};

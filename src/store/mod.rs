@@ -1,10 +1,23 @@
 //! The database behind the cache: the [`Store`] trait, [`WriteOp`], and the stores we ship.
 
+mod layered;
 mod memory;
+pub use layered::{Layered, LayeredError};
 pub use memory::{MemoryStore, MemoryStoreError};
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 mod codec;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+mod redis_bus;
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF, RECONNECT_BACKOFF,
+    RedisStore, RedisStoreError,
+};
+#[cfg(feature = "redis")]
+pub use redis_bus::{Invalidation, InvalidationBus, Publishing};
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -71,6 +84,13 @@ pub trait Store<K, V>: Send + Sync {
         }
         Ok(())
     }
+
+    /// Stores a value just read from a slower store, as a cache tier does on a miss. Default:
+    /// [`write`](Self::write). A tier that can should not overwrite a value that is already there
+    /// (a concurrent write is newer than what was read); `RedisStore` uses `SET NX`.
+    fn fill(&self, key: &K, value: &V) -> Result<(), Self::Error> {
+        self.write(key, value)
+    }
 }
 
 /// One write of a batch.
@@ -105,5 +125,8 @@ impl<K, V, S: Store<K, V> + ?Sized> Store<K, V> for Arc<S> {
     }
     fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), Self::Error> {
         (**self).write_batch(ops)
+    }
+    fn fill(&self, key: &K, value: &V) -> Result<(), Self::Error> {
+        (**self).fill(key, value)
     }
 }

@@ -1,0 +1,387 @@
+//! [`InvalidationBus`]: keeps every process's in-memory copy coherent through Redis pub/sub, and
+//! [`Publishing`], the store wrapper that announces each write on it.
+//!
+//! Why pub/sub rather than RESP3 client tracking: tracking tells a client about keys *it read
+//! from Redis*, while an in-process cache also holds values it loaded from the database behind
+//! Redis (through a layered store or straight from SQL). Pub/sub announces writes, whatever the
+//! reader's path, needs one channel per namespace, works with RESP2 servers, and a subscription
+//! that drops is noticed on its socket.
+
+use super::codec::{decode, encode};
+use super::redis::{
+    Link, MAX_RECONNECT_BACKOFF, RECONNECT_BACKOFF, RedisStoreError, Timeouts, codec,
+};
+use super::{Store, WriteOp};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// What a subscriber is told to drop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalidation<K> {
+    /// Another process wrote this key.
+    Key(K),
+    /// Drop everything: the subscription was (re)established, and messages sent while it was
+    /// down are lost.
+    All,
+}
+
+/// How often the subscriber wakes to check that it should go on, and that the server is there.
+const POLL: Duration = Duration::from_millis(200);
+
+struct Shared {
+    origin: u64,
+    stop: AtomicBool,
+    subscribed: AtomicBool,
+    resets: AtomicU64,
+    received: AtomicU64,
+    publish_failures: AtomicU64,
+}
+
+/// Cache coherence between processes (feature `redis`).
+///
+/// Every process that caches a namespace connects a bus to the same Redis server. A write in
+/// one process is published on the namespace's channel (`stratacache:inv:<namespace>`) after the
+/// store took it — wrap the store in [`Publishing`] and every policy does this — and every other
+/// process's bus hands the key to its `on_invalidate` callback, which drops the local copy
+/// (`policy.invalidate(&key)`). A process ignores its own messages: its policy already updated
+/// its cache.
+///
+/// When the subscription drops (Redis restarted, the network failed), the callback gets
+/// [`Invalidation::All`] at once — the process cannot know what it missed, so it clears its
+/// cache — and again each time the subscriber has reconnected and resubscribed, with backoff.
+///
+/// # Consistency
+///
+/// After a `put` returns in process A, a reader in process B can see the old value until the
+/// invalidation reaches B: on loopback well under a millisecond, in general one network trip.
+/// A reader can never see the old value after the invalidation was handled (a load that was in
+/// flight is not allowed to refill the cache). If the message is lost with the connection, B
+/// clears its cache when it notices the drop (at once for a closed socket, within the I/O
+/// timeout for a silent one). If A cannot publish (Redis down for A only), B serves its copy
+/// until B's local TTL: **the local TTL is the bound on staleness**. Publish failures are
+/// counted ([`publish_failures`](Self::publish_failures)).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use stratacache::{Cache, CacheAside, Invalidation, InvalidationBus, MemoryStore, Publishing};
+///
+/// let db = Arc::new(MemoryStore::<u64, String>::new());
+/// let policy = Arc::new(CacheAside::new(Cache::new(1_000), Publishing::new(db, None)));
+/// let p = policy.clone();
+/// let bus = InvalidationBus::connect("redis://127.0.0.1:6379/", "users", move |inv| match inv {
+///     Invalidation::Key(k) => p.invalidate(&k),
+///     Invalidation::All => p.cache().clear(),
+/// })?;
+/// // Writes through `policy` go to the store, then to every other process's bus.
+/// policy.store().attach(&bus);
+/// # Ok::<(), stratacache::RedisStoreError>(())
+/// ```
+pub struct InvalidationBus<K> {
+    bus: Arc<BusRef<K>>,
+    subscriber: Option<JoinHandle<()>>,
+}
+
+impl<K> InvalidationBus<K>
+where
+    K: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Connects to `url`, subscribes to `namespace`'s channel on a background thread, and calls
+    /// `on_invalidate` (on that thread; a panic in it is caught) for every key another process
+    /// wrote, and with [`Invalidation::All`] when the subscription is (re)established or lost.
+    ///
+    /// # Errors
+    ///
+    /// A malformed URL, or a thread that could not start. An unreachable server is not an
+    /// error: the subscriber keeps trying.
+    pub fn connect(
+        url: &str,
+        namespace: &str,
+        on_invalidate: impl Fn(Invalidation<K>) + Send + 'static,
+    ) -> Result<Self, RedisStoreError> {
+        let link = Arc::new(Link::open(url, Timeouts::default())?);
+        let shared = Arc::new(Shared {
+            origin: RandomState::new().hash_one(std::process::id()),
+            stop: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
+            resets: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            publish_failures: AtomicU64::new(0),
+        });
+        let channel = format!("stratacache:inv:{namespace}");
+        let (l, s, c) = (link.clone(), shared.clone(), channel.clone());
+        let subscriber = thread::Builder::new()
+            .name("stratacache-invalidation-bus".into())
+            .spawn(move || subscribe_loop(&l, &s, &c, on_invalidate))
+            .map_err(|e| RedisStoreError::from(redis::RedisError::from(e)))?;
+        Ok(InvalidationBus {
+            bus: Arc::new(BusRef {
+                link,
+                channel,
+                shared,
+                _keys: PhantomData,
+            }),
+            subscriber: Some(subscriber),
+        })
+    }
+
+    /// Announces that `key` was written. [`Publishing`] calls this after each store write.
+    ///
+    /// # Errors
+    ///
+    /// Redis could not be reached, or the key did not encode (the failure is also counted).
+    pub fn publish(&self, key: &K) -> Result<(), RedisStoreError> {
+        self.bus.try_publish(key)
+    }
+
+    /// Whether the subscription is established now.
+    pub fn is_subscribed(&self) -> bool {
+        self.bus.shared.subscribed.load(Ordering::Acquire)
+    }
+
+    /// How often the subscription was lost (each time the callback got `All`).
+    pub fn resets(&self) -> u64 {
+        self.bus.shared.resets.load(Ordering::Relaxed)
+    }
+
+    /// Invalidations received from other processes.
+    pub fn received(&self) -> u64 {
+        self.bus.shared.received.load(Ordering::Relaxed)
+    }
+
+    /// Publishes that failed.
+    pub fn publish_failures(&self) -> u64 {
+        self.bus.shared.publish_failures.load(Ordering::Relaxed)
+    }
+}
+
+impl<K> Drop for InvalidationBus<K> {
+    fn drop(&mut self) {
+        self.bus.shared.stop.store(true, Ordering::Release);
+        if let Some(h) = self.subscriber.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl<K> fmt::Debug for InvalidationBus<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvalidationBus")
+            .field("channel", &self.bus.channel)
+            .field(
+                "subscribed",
+                &self.bus.shared.subscribed.load(Ordering::Relaxed),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn subscribe_loop<K: DeserializeOwned>(
+    link: &Link,
+    shared: &Shared,
+    channel: &str,
+    on_invalidate: impl Fn(Invalidation<K>),
+) {
+    let tell = |inv: Invalidation<K>| {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| on_invalidate(inv)));
+    };
+    let mut backoff = RECONNECT_BACKOFF;
+    while !shared.stop.load(Ordering::Acquire) {
+        let mut conn = match link.connect() {
+            Ok(c) => c,
+            Err(_) => {
+                thread::sleep(backoff.min(POLL));
+                backoff = (backoff * 2).min(MAX_RECONNECT_BACKOFF);
+                continue;
+            }
+        };
+        let mut pubsub = conn.as_pubsub();
+        if pubsub.subscribe(channel).is_err() || pubsub.set_read_timeout(Some(POLL)).is_err() {
+            continue;
+        }
+        backoff = RECONNECT_BACKOFF;
+        // Whatever was written while we were not subscribed is unknown: start clean.
+        tell(Invalidation::All);
+        shared.subscribed.store(true, Ordering::Release);
+        let mut quiet = Duration::ZERO;
+        loop {
+            if shared.stop.load(Ordering::Acquire) {
+                return;
+            }
+            match pubsub.get_message() {
+                Ok(msg) => {
+                    quiet = Duration::ZERO;
+                    let bytes = msg.get_payload_bytes();
+                    if bytes.len() < 8 {
+                        continue;
+                    }
+                    let (origin, key) = bytes.split_at(8);
+                    if origin == shared.origin.to_le_bytes() {
+                        continue;
+                    }
+                    if let Ok(k) = decode::<K>(key) {
+                        shared.received.fetch_add(1, Ordering::Relaxed);
+                        tell(Invalidation::Key(k));
+                    }
+                }
+                Err(e) if e.is_timeout() => {
+                    // A silent socket may be a dead one: ask the server now and then.
+                    quiet += POLL;
+                    if quiet >= link.timeouts.io && pubsub.ping::<String>().is_err() {
+                        break;
+                    }
+                    if quiet >= link.timeouts.io {
+                        quiet = Duration::ZERO;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        shared.subscribed.store(false, Ordering::Release);
+        shared.resets.fetch_add(1, Ordering::Relaxed);
+        tell(Invalidation::All);
+    }
+}
+
+/// A store that announces every successful write on an [`InvalidationBus`] (feature `redis`).
+///
+/// Wrap the store a policy writes to, and attach the bus once it is connected (the bus's
+/// callback usually needs the policy, which needs this store: [`attach`](Self::attach) breaks
+/// the cycle). Until a bus is attached, writes are not announced.
+pub struct Publishing<S, K> {
+    inner: S,
+    bus: parking_lot::RwLock<Option<Arc<dyn Publish<K>>>>,
+}
+
+/// What `Publishing` needs of a bus.
+trait Publish<K>: Send + Sync {
+    fn publish(&self, key: &K);
+}
+
+struct BusRef<K> {
+    link: Arc<Link>,
+    channel: String,
+    shared: Arc<Shared>,
+    _keys: PhantomData<fn(K)>,
+}
+
+impl<K: Serialize> BusRef<K> {
+    fn try_publish(&self, key: &K) -> Result<(), RedisStoreError> {
+        let r = encode(key).map_err(codec).and_then(|k| {
+            let mut msg = self.shared.origin.to_le_bytes().to_vec();
+            msg.extend_from_slice(&k);
+            self.link.with(|c| {
+                redis::cmd("PUBLISH")
+                    .arg(&self.channel)
+                    .arg(msg)
+                    .query::<u64>(c)
+                    .map(drop)
+            })
+        });
+        if r.is_err() {
+            self.shared.publish_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<K: Serialize> Publish<K> for BusRef<K> {
+    fn publish(&self, key: &K) {
+        // Counted by `try_publish`; a write that reached the store stands either way.
+        let _ = self.try_publish(key);
+    }
+}
+
+impl<S, K> Publishing<S, K> {
+    /// `inner`, announcing its writes on `bus` (or, with `None`, on the bus attached later).
+    pub fn new(inner: S, bus: Option<&InvalidationBus<K>>) -> Self
+    where
+        K: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let p = Publishing {
+            inner,
+            bus: parking_lot::RwLock::new(None),
+        };
+        if let Some(b) = bus {
+            p.attach(b);
+        }
+        p
+    }
+
+    /// From now on, writes are announced on `bus`.
+    pub fn attach(&self, bus: &InvalidationBus<K>)
+    where
+        K: Serialize + DeserializeOwned + Send + 'static,
+    {
+        *self.bus.write() = Some(bus.bus.clone());
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn announce<'a>(&self, keys: impl Iterator<Item = &'a K>)
+    where
+        K: 'a,
+    {
+        if let Some(bus) = self.bus.read().as_ref() {
+            for k in keys {
+                bus.publish(k);
+            }
+        }
+    }
+}
+
+impl<K, V, S> Store<K, V> for Publishing<S, K>
+where
+    S: Store<K, V>,
+    K: Send + Sync,
+{
+    type Error = S::Error;
+
+    fn load(&self, key: &K) -> Result<Option<V>, S::Error> {
+        self.inner.load(key)
+    }
+
+    /// Writes, then announces: a failed announcement does not fail the write (it is counted).
+    fn write(&self, key: &K, value: &V) -> Result<(), S::Error> {
+        self.inner.write(key, value)?;
+        self.announce(std::iter::once(key));
+        Ok(())
+    }
+
+    fn delete(&self, key: &K) -> Result<(), S::Error> {
+        self.inner.delete(key)?;
+        self.announce(std::iter::once(key));
+        Ok(())
+    }
+
+    fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), S::Error> {
+        self.inner.write_batch(ops)?;
+        self.announce(ops.iter().map(WriteOp::key));
+        Ok(())
+    }
+
+    fn fill(&self, key: &K, value: &V) -> Result<(), S::Error> {
+        self.inner.fill(key, value)
+    }
+}
+
+impl<S: fmt::Debug, K> fmt::Debug for Publishing<S, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publishing")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}

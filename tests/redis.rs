@@ -1,0 +1,423 @@
+//! The shared tier against a real Redis server: `RedisStore`, the layered store, and the
+//! invalidation bus between two caches in one process and between two processes; faults with a
+//! server the test starts and kills itself.
+//!
+//! Tests that need Redis read `STRATACACHE_REDIS_URL` (`.ci/run` starts a server and sets it);
+//! without it they print that they were skipped, and under CI they fail instead.
+#![cfg(feature = "redis")]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+use stratacache::{
+    Cache, CacheAside, ErrorKind, Invalidation, InvalidationBus, Layered, MemoryStore, Publishing,
+    RedisStore, Store, WriteBehind, WriteOp, WriteThrough,
+};
+
+fn url() -> Option<String> {
+    let url = std::env::var("STRATACACHE_REDIS_URL").ok();
+    if url.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "STRATACACHE_REDIS_URL is not set under CI"
+        );
+        eprintln!("skipped: STRATACACHE_REDIS_URL is not set (see .ci/run)");
+    }
+    url
+}
+
+/// A namespace no other test or run shares.
+fn namespace(test: &str) -> String {
+    format!(
+        "test-{}-{test}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    )
+}
+
+/// Polls `cond` every few milliseconds until it holds or `limit` passes.
+fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    cond()
+}
+
+/// A policy whose writes are announced on a bus that invalidates its own cache's peers.
+type Coherent = CacheAside<u64, String, Publishing<Arc<RedisStore<u64, String>>, u64>>;
+
+fn coherent(
+    url: &str,
+    ns: &str,
+    db: Arc<RedisStore<u64, String>>,
+) -> (Arc<Coherent>, InvalidationBus<u64>) {
+    let policy = Arc::new(CacheAside::new(
+        Cache::new(1_000),
+        Publishing::new(db, None),
+    ));
+    let p = policy.clone();
+    let bus = InvalidationBus::connect(url, ns, move |inv| match inv {
+        Invalidation::Key(k) => p.invalidate(&k),
+        Invalidation::All => p.cache().clear(),
+    })
+    .unwrap();
+    policy.store().attach(&bus);
+    assert!(
+        eventually(Duration::from_secs(5), || bus.is_subscribed()),
+        "bus never subscribed"
+    );
+    (policy, bus)
+}
+
+#[test]
+fn store_round_trip_namespaces_and_ttl() {
+    let Some(url) = url() else { return };
+    let ns = namespace("store");
+    let store: RedisStore<String, Vec<u32>> = RedisStore::open(&url).unwrap().with_namespace(&ns);
+    let other: RedisStore<String, Vec<u32>> = RedisStore::open(&url)
+        .unwrap()
+        .with_namespace(&format!("{ns}-other"));
+    store.ping().unwrap();
+    assert_eq!(store.load(&"a".into()).unwrap(), None);
+    store.write(&"a".into(), &vec![1, 2, 3]).unwrap();
+    assert_eq!(store.load(&"a".into()).unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(
+        other.load(&"a".into()).unwrap(),
+        None,
+        "namespaces do not meet"
+    );
+    store
+        .write_batch(&[
+            WriteOp::Put("b".into(), vec![4]),
+            WriteOp::Delete("a".into()),
+            WriteOp::Put("b".into(), vec![5]),
+        ])
+        .unwrap();
+    assert_eq!(store.load(&"a".into()).unwrap(), None);
+    assert_eq!(store.load(&"b".into()).unwrap(), Some(vec![5]));
+    store.delete(&"b".into()).unwrap();
+    assert_eq!(store.load(&"b".into()).unwrap(), None);
+
+    // A Redis-side TTL: the key carries an expiry.
+    let ttl: RedisStore<u8, u8> = RedisStore::open(&url)
+        .unwrap()
+        .with_namespace(&ns)
+        .with_ttl(Duration::from_secs(60));
+    ttl.write(&1, &1).unwrap();
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let mut raw = ns.clone().into_bytes();
+    raw.push(b':');
+    raw.push(1); // postcard's encoding of 1u8
+    let secs: i64 = redis::cmd("TTL").arg(raw).query(&mut con).unwrap();
+    assert!((1..=60).contains(&secs), "TTL {secs}");
+    // SET NX: a fill does not overwrite.
+    ttl.write_if_absent(&1, &2).unwrap();
+    assert_eq!(ttl.load(&1).unwrap(), Some(1));
+}
+
+#[test]
+fn layered_store_fills_redis_and_writes_through_both() {
+    let Some(url) = url() else { return };
+    let ns = namespace("layered");
+    let db = Arc::new(MemoryStore::<u64, String>::new());
+    db.write(&1, &"from db".into()).unwrap();
+    let redis: RedisStore<u64, String> = RedisStore::open(&url).unwrap().with_namespace(&ns);
+    let tiers = Layered::new(redis, db.clone());
+    assert_eq!(tiers.load(&1).unwrap(), Some("from db".into()));
+    assert_eq!(
+        tiers.front().load(&1).unwrap(),
+        Some("from db".into()),
+        "filled"
+    );
+    db.write(&1, &"db changed behind our back".into()).unwrap();
+    assert_eq!(
+        tiers.load(&1).unwrap(),
+        Some("from db".into()),
+        "served by redis"
+    );
+    tiers.write(&1, &"new".into()).unwrap();
+    assert_eq!(tiers.front().load(&1).unwrap(), Some("new".into()));
+    assert_eq!(db.peek(&1), Some("new".into()));
+    tiers.delete(&1).unwrap();
+    assert_eq!(tiers.front().load(&1).unwrap(), None);
+    // Every policy works over it.
+    let policy = WriteThrough::new(Cache::new(10), tiers);
+    policy.put(2, "two".into()).unwrap();
+    assert_eq!(policy.get(&2).unwrap(), Some("two".into()));
+    assert_eq!(db.peek(&2), Some("two".into()));
+}
+
+#[test]
+fn two_caches_in_one_process_stay_coherent_under_load() {
+    let Some(url) = url() else { return };
+    let ns = namespace("coherent");
+    let db = Arc::new(
+        RedisStore::<u64, String>::open(&url)
+            .unwrap()
+            .with_namespace(&ns),
+    );
+    let (a, bus_a) = coherent(&url, &ns, db.clone());
+    let (b, bus_b) = coherent(&url, &ns, db.clone());
+    a.put(1, "0".into()).unwrap();
+    // Let A's announcement of that write reach B first, so that it does not drop B's copy.
+    assert!(eventually(Duration::from_secs(5), || bus_b.received() == 1));
+    assert_eq!(b.get(&1).unwrap().as_deref(), Some("0"));
+    assert!(b.cache().contains_key(&1));
+
+    // Background load: A writes other keys, B reads them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let noise: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    if i == 0 {
+                        p.put(100 + n % 50, n.to_string()).unwrap();
+                    } else {
+                        p.get(&(100 + n % 50)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // A reader in B never sees the value go backwards, and sees the last write once its
+    // invalidation has arrived.
+    let reader = {
+        let (b, stop) = (b.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut last = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let v: u64 = b.get(&1).unwrap().unwrap().parse().unwrap();
+                assert!(v >= last, "B read {v} after {last}");
+                last = v;
+            }
+        })
+    };
+    for i in 1..=200u64 {
+        a.put(1, i.to_string()).unwrap();
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || b.cache().peek(&1).as_deref()
+            == Some("200")
+            || !b.cache().contains_key(&1)),
+        "B kept a stale copy"
+    );
+    assert_eq!(b.get(&1).unwrap().as_deref(), Some("200"));
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    for n in noise {
+        n.join().unwrap();
+    }
+    assert!(bus_b.received() > 0);
+    assert_eq!(bus_a.resets() + bus_b.resets(), 0);
+}
+
+/// The second process of `two_processes_share_invalidations`: caches key 1, says so, and waits
+/// for its copy to be dropped. Runs only when the parent sets `STRATACACHE_PEER_NS`.
+#[test]
+fn peer_process() {
+    let (Ok(ns), Some(url)) = (
+        std::env::var("STRATACACHE_PEER_NS"),
+        std::env::var("STRATACACHE_REDIS_URL").ok(),
+    ) else {
+        return;
+    };
+    let db = Arc::new(
+        RedisStore::<u64, String>::open(&url)
+            .unwrap()
+            .with_namespace(&ns),
+    );
+    let (policy, _bus) = coherent(&url, &ns, db);
+    let v = policy.get(&1).unwrap();
+    println!("PEER ready {v:?}");
+    let gone = eventually(Duration::from_secs(10), || !policy.cache().contains_key(&1));
+    println!("PEER gone={gone} {:?}", policy.get(&1).unwrap());
+}
+
+#[test]
+fn two_processes_share_invalidations() {
+    let Some(url) = url() else { return };
+    let ns = namespace("processes");
+    let db = Arc::new(
+        RedisStore::<u64, String>::open(&url)
+            .unwrap()
+            .with_namespace(&ns),
+    );
+    let (policy, _bus) = coherent(&url, &ns, db);
+    policy.put(1, "old".into()).unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "peer_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("STRATACACHE_PEER_NS", &ns)
+        .env("STRATACACHE_REDIS_URL", &url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_peer_line = || {
+        lines
+            .by_ref()
+            .map(|l| l.unwrap())
+            // libtest may print its own words before ours on the same line.
+            .find_map(|l| l.find("PEER ").map(|i| l[i..].to_string()))
+            .expect("the peer process ended early")
+    };
+    assert_eq!(next_peer_line(), "PEER ready Some(\"old\")");
+    policy.put(1, "new".into()).unwrap();
+    assert_eq!(next_peer_line(), "PEER gone=true Some(\"new\")");
+    assert!(child.wait().unwrap().success());
+}
+
+/// A redis-server of the test's own, on a free loopback port.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(port: Option<u16>) -> Option<Server> {
+        let port = port.unwrap_or_else(|| {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "redis-server not found under CI: {e}"
+                );
+                eprintln!("skipped: redis-server not found ({e})");
+                return None;
+            }
+        };
+        let s = Server { child, port };
+        let probe: RedisStore<u8, u8> = RedisStore::open(&s.url()).unwrap();
+        assert!(
+            eventually(Duration::from_secs(10), || probe.ping().is_ok()),
+            "redis-server did not start"
+        );
+        Some(s)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn faults_fail_promptly_clear_local_caches_and_recover() {
+    let Some(server) = Server::start(None) else {
+        return;
+    };
+    let (url, port) = (server.url(), server.port);
+    let ns = namespace("faults");
+    let db = Arc::new(
+        RedisStore::<u64, String>::open(&url)
+            .unwrap()
+            .with_namespace(&ns)
+            .with_timeouts(Duration::from_millis(300), Duration::from_millis(300)),
+    );
+    let (policy, bus) = coherent(&url, &ns, db.clone());
+    policy.put(1, "one".into()).unwrap();
+    assert_eq!(policy.get(&1).unwrap().as_deref(), Some("one"));
+    assert!(policy.cache().contains_key(&1));
+
+    // Write-behind over the same server, with room to retry across the outage.
+    let wb_store: RedisStore<u64, String> = RedisStore::open(&url)
+        .unwrap()
+        .with_namespace(&format!("{ns}-wb"))
+        .with_timeouts(Duration::from_millis(300), Duration::from_millis(300));
+    let wb = WriteBehind::builder(Cache::new(100), wb_store)
+        .max_retries(1_000)
+        .retry_backoff(Duration::from_millis(20))
+        .flush_interval(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    wb.put(1, "before".into()).unwrap();
+    wb.flush().unwrap();
+
+    drop(server); // the server dies
+    assert!(
+        eventually(Duration::from_secs(10), || bus.resets() > 0),
+        "the bus did not notice"
+    );
+    assert!(
+        !policy.cache().contains_key(&1),
+        "the local cache was not cleared"
+    );
+    // Operations fail promptly, with a clear error.
+    let start = Instant::now();
+    let e = policy.get(&1).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(e.kind(), ErrorKind::Store);
+    assert!(e.to_string().contains("redis"), "{e}");
+    // Writes accepted by write-behind during the outage are kept.
+    for i in 0..20u64 {
+        wb.put(100 + i, format!("during {i}")).unwrap();
+    }
+
+    let server = Server::start(Some(port)).expect("restart");
+    assert!(
+        eventually(Duration::from_secs(10), || bus.is_subscribed()),
+        "the bus did not resubscribe"
+    );
+    assert!(eventually(Duration::from_secs(10), || policy
+        .put(1, "back".into())
+        .is_ok()));
+    assert_eq!(policy.get(&1).unwrap().as_deref(), Some("back"));
+    wb.flush().unwrap();
+    let check: RedisStore<u64, String> = RedisStore::open(&server.url())
+        .unwrap()
+        .with_namespace(&format!("{ns}-wb"));
+    let got: HashMap<u64, String> = (0..20u64)
+        .map(|i| (100 + i, check.load(&(100 + i)).unwrap().unwrap()))
+        .collect();
+    for i in 0..20u64 {
+        assert_eq!(got[&(100 + i)], format!("during {i}"));
+    }
+    assert_eq!(wb.stats().failed, 0);
+}
