@@ -16,7 +16,7 @@ use criterion::{
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-#[path = "peers.rs"]
+#[path = "support/peers.rs"]
 mod peers;
 #[path = "../tests/common/trace.rs"]
 mod trace;

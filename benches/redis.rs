@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 use stratacache::{Cache, RedisStore, Store};
 
-#[path = "redis_server.rs"]
+#[path = "support/redis_server.rs"]
 mod redis_server;
 
 const KEYS: u64 = 1_000;

@@ -12,7 +12,7 @@
 //! - `hits_2t`: read-only `get` hits, 100k entries, uniform keys, 2 threads;
 //! - `churn_1t`: inserts of fresh keys into a full cache of 10k (every insert evicts).
 
-#[path = "../benches/peers.rs"]
+#[path = "../benches/support/peers.rs"]
 mod peers;
 
 use peers::{Bench, Lru, Moka, Plain, Quick, Strata};

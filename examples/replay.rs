@@ -9,7 +9,7 @@
 //! thread `t` replays requests `t, t + T, t + 2T, …`, so together they replay the trace once.
 //! Without arguments: OLTP and gli at the capacities with published exact-LRU figures.
 
-#[path = "../benches/peers.rs"]
+#[path = "../benches/support/peers.rs"]
 mod peers;
 #[path = "../tests/common/trace.rs"]
 mod trace;

@@ -8,7 +8,7 @@
 //! `Layered` store — Redis (shared, with a TTL) in front of SQLite (the database) — whose writes
 //! are announced on the `InvalidationBus`.
 
-#[path = "../benches/redis_server.rs"]
+#[path = "../benches/support/redis_server.rs"]
 mod redis_server;
 
 use serde::{Deserialize, Serialize};

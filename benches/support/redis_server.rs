@@ -33,10 +33,10 @@ fn answers(url: &str) -> bool {
 
 /// A reachable server, or why there is none.
 pub fn find_or_start() -> Result<Redis, String> {
-    if let Ok(url) = std::env::var("STRATACACHE_REDIS_URL") {
-        if answers(&url) {
-            return Ok(Redis { url, child: None });
-        }
+    if let Ok(url) = std::env::var("STRATACACHE_REDIS_URL")
+        && answers(&url)
+    {
+        return Ok(Redis { url, child: None });
     }
     let port = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| e.to_string())?
