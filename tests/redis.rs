@@ -283,8 +283,22 @@ fn two_processes_share_invalidations() {
             .expect("the peer process ended early")
     };
     assert_eq!(next_peer_line(), "PEER ready Some(\"old\")");
+    // A concurrent write load on other keys while the invalidation travels.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (p, stop) = (policy.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                p.put(1_000 + n % 100, n.to_string()).unwrap();
+            }
+        })
+    };
     policy.put(1, "new".into()).unwrap();
     assert_eq!(next_peer_line(), "PEER gone=true Some(\"new\")");
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
     assert!(child.wait().unwrap().success());
 }
 

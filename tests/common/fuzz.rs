@@ -2,7 +2,7 @@
 //! The fuzz harnesses: `fuzz/fuzz_targets/*.rs` call them with libFuzzer's bytes, and
 //! `tests/fuzz_corpus.rs` runs them on stable over the checked-in seed corpus.
 
-use super::model::{Config, Op, compare_one_shard};
+use super::model::{Config, Op, build, compare_one_shard};
 use arbitrary::{Arbitrary, Unstructured};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,16 +27,30 @@ fn ops<T: for<'a> Arbitrary<'a>>(u: &mut Unstructured<'_>) -> Vec<T> {
 }
 
 /// A one-shard cache against the model: every result, event, size and counter; `validate()`
-/// after every operation.
+/// after every operation. Then the same operations on 1 to 8 shards (from the input), checking
+/// every invariant after every step.
 pub fn cache_model(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(cfg) = Config::arbitrary(&mut u) else {
         return;
     };
     let cfg = cfg.normalized();
+    let shard_bits = u.int_in_range(0..=3u32).unwrap_or(0);
     let ops: Vec<Op> = ops::<Op>(&mut u).iter().map(|o| o.normalized(12)).collect();
     if let Err(e) = compare_one_shard(cfg, &ops) {
         panic!("{e}");
+    }
+    // The same operations on several shards: no model, but every invariant after every step.
+    let shards = 1usize << shard_bits;
+    let cfg = Config {
+        capacity: cfg.capacity.max(shards as u64),
+        ..cfg
+    };
+    let real = build(cfg, shards);
+    for op in &ops {
+        real.apply(op);
+        real.cache.validate();
+        assert!(real.cache.weighted_size() <= real.cache.capacity());
     }
 }
 
