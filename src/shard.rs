@@ -613,7 +613,7 @@ impl<K, V> Core<K, V> {
             let hash = self.hashes[i];
             check(
                 hash == hash_of(&node.key),
-                "stored hash is not the key's hash (or the key is in the wrong shard)",
+                "stored hash is not the key's hash",
             )?;
             let found = self.table.find(hash, |&j| j as usize == i);
             check(found.is_some(), "node missing from the table")?;
