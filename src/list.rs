@@ -1,25 +1,34 @@
 //! The intrusive doubly linked LRU list.
 //!
 //! Entries live in a dense slab; entry `i`'s [`Links`] are `links[i]`, in an array of their own
-//! (8 bytes an entry, so relinking on a hit touches a small, cache-resident array): the `u32`
-//! slab indices of its neighbours. `prev` points towards the most recently used end (the head), `next` towards
+//! (12 bytes an entry, so relinking on a hit touches a small, cache-resident array): the `u32`
+//! slab indices of its neighbours, and a tag. `prev` points towards the most recently used end (the head), `next` towards
 //! the least recently used end (the tail). [`NIL`] ends the list.
 
 /// The index that stands for "no entry".
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// The neighbours of one entry.
+/// The neighbours of one entry, and a 32-bit tag that the list carries for its owner (the
+/// shard keeps the key's hash there, so that evicting the tail reads one line, not two).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Links {
     pub(crate) prev: u32,
     pub(crate) next: u32,
+    pub(crate) tag: u32,
 }
 
 impl Links {
-    pub(crate) const UNLINKED: Links = Links {
-        prev: NIL,
-        next: NIL,
-    };
+    pub(crate) const fn unlinked(tag: u32) -> Links {
+        Links {
+            prev: NIL,
+            next: NIL,
+            tag,
+        }
+    }
+
+    fn is_unlinked(&self) -> bool {
+        self.prev == NIL && self.next == NIL
+    }
 }
 
 /// Head and tail of the list; the links array is passed to every method.
@@ -53,12 +62,10 @@ impl List {
     #[inline]
     pub(crate) fn push_front(&mut self, links: &mut [Links], i: u32) {
         debug_assert_ne!(i, NIL);
-        debug_assert_eq!(links[i as usize], Links::UNLINKED);
+        debug_assert!(links[i as usize].is_unlinked());
         let old = self.head;
-        links[i as usize] = Links {
-            prev: NIL,
-            next: old,
-        };
+        links[i as usize].prev = NIL;
+        links[i as usize].next = old;
         if old == NIL {
             debug_assert_eq!(self.tail, NIL);
             self.tail = i;
@@ -72,7 +79,7 @@ impl List {
     /// Takes node `i` out of the list and leaves it unlinked.
     #[inline]
     pub(crate) fn unlink(&mut self, links: &mut [Links], i: u32) {
-        let Links { prev, next } = links[i as usize];
+        let Links { prev, next, .. } = links[i as usize];
         if prev == NIL {
             debug_assert_eq!(self.head, i);
             self.head = next;
@@ -87,7 +94,8 @@ impl List {
             debug_assert_eq!(links[next as usize].prev, i);
             links[next as usize].prev = prev;
         }
-        links[i as usize] = Links::UNLINKED;
+        links[i as usize].prev = NIL;
+        links[i as usize].next = NIL;
     }
 
     /// Makes node `i` the most recently used.
@@ -103,7 +111,7 @@ impl List {
     /// neighbours, or the head and tail, at its new index.
     #[inline]
     pub(crate) fn relocated(&mut self, links: &mut [Links], to: u32) {
-        let Links { prev, next } = links[to as usize];
+        let Links { prev, next, .. } = links[to as usize];
         if prev == NIL {
             self.head = to;
         } else {
@@ -140,7 +148,7 @@ mod tests {
 
     #[test]
     fn push_move_unlink() {
-        let mut nodes = vec![Links::UNLINKED; 4];
+        let mut nodes = vec![Links::unlinked(0); 4];
         let mut list = List::new();
         for i in 0..4 {
             list.push_front(&mut nodes, i);
@@ -162,7 +170,7 @@ mod tests {
 
     #[test]
     fn relocated_fixes_neighbours() {
-        let mut nodes = vec![Links::UNLINKED; 3];
+        let mut nodes = vec![Links::unlinked(0); 3];
         let mut list = List::new();
         for i in 0..3 {
             list.push_front(&mut nodes, i);

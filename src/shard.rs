@@ -17,6 +17,20 @@ use hashbrown::HashTable;
 use std::borrow::Borrow;
 use std::time::Duration;
 
+/// The hash the table uses, made from the 32 bits of the key's hash that each entry keeps (in its
+/// links): hashbrown places by the low bits and tags by the top seven, so both halves get those
+/// 32 bits. The shard was chosen from other bits of the full hash (see `Cache::shard_index`).
+#[inline]
+fn table_hash(tag: u32) -> u64 {
+    (u64::from(tag) << 32) | u64::from(tag)
+}
+
+/// The 32 bits of a key's hash an entry keeps.
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    hash as u32
+}
+
 /// The most entries one shard holds: slab indices are `u32` and [`NIL`] is reserved.
 const MAX_ENTRIES: u64 = (NIL - 1) as u64;
 
@@ -138,16 +152,17 @@ pub(crate) struct NewEntry<K, V> {
 
 /// The state of one shard, behind its lock.
 ///
-/// The slab is a set of parallel arrays indexed by slot: `nodes` (key and value), `hashes`,
-/// `links`, and the optional `weights` and `deadlines`. A hit reads its node and rewrites a few
-/// `links`, an array of 8 bytes an entry that stays in cache; keys and values are touched only
+/// The slab is a set of parallel arrays indexed by slot: `nodes` (key and value), `links` (with
+/// 32 bits of the key's hash), and the optional `weights` and `deadlines`. A hit reads its node
+/// and rewrites a few `links`, an array of 12 bytes an entry that stays in cache; keys and
+/// values are touched only
 /// for the entry itself.
 pub(crate) struct Core<K, V> {
     table: HashTable<u32>,
     /// Dense: a removal moves the last node into the freed slot.
     nodes: Vec<Node<K, V>>,
-    /// Each key's full hash: table growth and removal never rehash, so never run user code.
-    hashes: Vec<u64>,
+    /// Neighbours and 32 bits of each key's hash: table growth and removal never rehash, so
+    /// never run user code.
     links: Vec<Links>,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
     weights: Vec<u32>,
@@ -169,7 +184,6 @@ impl<K, V> Core<K, V> {
         Core {
             table: HashTable::new(),
             nodes: Vec::new(),
-            hashes: Vec::new(),
             links: Vec::new(),
             weights: Vec::new(),
             deadlines: Vec::new(),
@@ -217,7 +231,9 @@ impl<K, V> Core<K, V> {
     {
         let nodes = &self.nodes;
         self.table
-            .find(hash, |&i| nodes[i as usize].key.borrow() == key)
+            .find(table_hash(tag_of(hash)), |&i| {
+                nodes[i as usize].key.borrow() == key
+            })
             .copied()
     }
 
@@ -402,7 +418,6 @@ impl<K, V> Core<K, V> {
             // Double, but never past the most entries this shard can hold.
             let target = (len * 2).max(MIN_SLAB).min(self.max_entries).max(len + 1);
             self.nodes.reserve_exact(target - len);
-            self.hashes.reserve_exact(target - len);
             self.links.reserve_exact(target - len);
             if self.weighted {
                 self.weights.reserve_exact(target - len);
@@ -413,8 +428,7 @@ impl<K, V> Core<K, V> {
         }
         let i = len as u32;
         self.nodes.push(Node { key, value });
-        self.hashes.push(hash);
-        self.links.push(Links::UNLINKED);
+        self.links.push(Links::unlinked(tag_of(hash)));
         if self.weighted {
             self.weights.push(weight);
         }
@@ -422,8 +436,10 @@ impl<K, V> Core<K, V> {
             self.deadlines.push(NEVER);
         }
         self.set_deadline(i, deadline);
-        let hashes = &self.hashes;
-        self.table.insert_unique(hash, i, |&j| hashes[j as usize]);
+        let links = &self.links;
+        self.table.insert_unique(table_hash(tag_of(hash)), i, |&j| {
+            table_hash(links[j as usize].tag)
+        });
         self.list.push_front(&mut self.links, i);
         self.weight += u64::from(weight);
     }
@@ -449,20 +465,25 @@ impl<K, V> Core<K, V> {
         let old_key = std::mem::replace(&mut n.key, key);
         let old_value = std::mem::replace(&mut n.value, value);
         self.report_evicted(old_key, old_value, expired, out);
-        self.hashes[t as usize] = hash;
+        self.links[t as usize].tag = tag_of(hash);
         if self.weighted {
             self.weights[t as usize] = weight;
         }
         self.set_deadline(t, deadline);
-        let hashes = &self.hashes;
-        self.table.insert_unique(hash, t, |&j| hashes[j as usize]);
+        let links = &self.links;
+        self.table.insert_unique(table_hash(tag_of(hash)), t, |&j| {
+            table_hash(links[j as usize].tag)
+        });
         self.list.push_front(&mut self.links, t);
     }
 
     /// Removes entry `i` from the table (nothing else).
     #[inline]
     fn table_remove(&mut self, i: u32) {
-        match self.table.find_entry(self.hashes[i as usize], |&j| j == i) {
+        match self
+            .table
+            .find_entry(table_hash(self.links[i as usize].tag), |&j| j == i)
+        {
             Ok(e) => {
                 e.remove();
             }
@@ -512,7 +533,6 @@ impl<K, V> Core<K, V> {
         self.weight -= self.weight_of(i);
         let last = (self.nodes.len() - 1) as u32;
         let node = self.nodes.swap_remove(i as usize);
-        self.hashes.swap_remove(i as usize);
         self.links.swap_remove(i as usize);
         if self.weighted {
             self.weights.swap_remove(i as usize);
@@ -522,7 +542,7 @@ impl<K, V> Core<K, V> {
         }
         if i != last {
             self.list.relocated(&mut self.links, i);
-            let moved = self.hashes[i as usize];
+            let moved = table_hash(self.links[i as usize].tag);
             match self.table.find_mut(moved, |&j| j == last) {
                 Some(slot) => *slot = i,
                 None => unreachable!("every node is in the table"),
@@ -605,14 +625,11 @@ impl<K, V> Core<K, V> {
             check((i as usize) < n, "table index out of bounds")?;
         }
         let mut total = 0u64;
-        check(
-            self.hashes.len() == n && self.links.len() == n,
-            "arrays not parallel",
-        )?;
+        check(self.links.len() == n, "arrays not parallel")?;
         for (i, node) in self.nodes.iter().enumerate() {
-            let hash = self.hashes[i];
+            let hash = table_hash(self.links[i].tag);
             check(
-                hash == hash_of(&node.key),
+                self.links[i].tag == tag_of(hash_of(&node.key)),
                 "stored hash is not the key's hash",
             )?;
             let found = self.table.find(hash, |&j| j as usize == i);
