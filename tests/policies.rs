@@ -452,3 +452,41 @@ mod failing_store_model {
         }
     }
 }
+
+#[test]
+fn writers_blocked_on_a_full_queue_do_not_stall_the_report_of_failed_writes() {
+    // A queue of one over a store that is down, with no retries: each accepted write fails for
+    // good, and reporting it is what makes room. Writers waiting for room must not hold the
+    // per-key lock the flusher takes to report (with 16 writers waiting, some share its stripe).
+    let store = Arc::new(MemoryStore::<u32, u64>::new());
+    store.set_down(true);
+    let policy = Arc::new(
+        WriteBehind::builder(Cache::new(10_000), store.clone())
+            .queue_capacity(1)
+            .max_retries(0)
+            .flush_interval(Duration::ZERO)
+            .build()
+            .unwrap(),
+    );
+    let handles: Vec<_> = (0..16u32)
+        .map(|t| {
+            let p = policy.clone();
+            thread::spawn(move || {
+                for i in 0..32u32 {
+                    p.put(t * 1_000 + i, u64::from(i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Waits for the last report; whether it saw failures depends on when they came.
+    let _ = policy.flush();
+    let s = policy.stats();
+    assert_eq!((s.failed, s.written, s.pending), (16 * 32, 0, 0));
+    assert!(
+        policy.cache().is_empty(),
+        "the cache serves writes the store never took"
+    );
+}

@@ -344,7 +344,10 @@ where
 
     fn write(&self, key: K, value: Option<V>) -> Result<(), PolicyError> {
         let sh = &*self.shared;
-        let _writer = sh.core.stripe(&key);
+        // The key's writer lock orders this write against other writes of the key and against
+        // the flusher's failure handling. It is never held while waiting for room: the flusher
+        // may need it to report a failed batch, which is what makes room.
+        let mut writer = sh.core.stripe(&key);
         {
             let mut q = sh.queue.lock();
             loop {
@@ -361,7 +364,13 @@ where
                             sh.queue_capacity.to_string(),
                         ));
                     }
-                    WhenFull::Block => sh.progress.wait(&mut q),
+                    WhenFull::Block => {
+                        drop(writer);
+                        sh.progress.wait(&mut q);
+                        drop(q);
+                        writer = sh.core.stripe(&key);
+                        q = sh.queue.lock();
+                    }
                 }
             }
             let seq = q.next_seq;
