@@ -19,7 +19,7 @@ pub const MAX_SHARDS: usize = 1 << 16;
 pub const MIN_SHARD_CAPACITY: u64 = 1024;
 
 /// Shards per available core by default: enough that two threads rarely meet on one lock or
-/// one lock's cache line (on 2 cores, 32 shards instead of 8 gave read-only hits 1.3-1.6x the
+/// one lock's cache line (on 2 cores, 32 shards instead of 8 gave read-only hits 1.2-1.6x the
 /// throughput in `examples/compare`).
 pub const SHARDS_PER_CORE: usize = 16;
 

@@ -489,7 +489,13 @@ where
     ) -> Result<V, E> {
         let hash = self.hash(&key);
         let shard = self.shard(hash);
-        let mut record = true;
+        // A hit needs only the shared lock, like `get`. A miss (counted there) goes on under the
+        // exclusive lock, where "is it there, and is somebody loading it" is one question.
+        let mut record = match shard.lookup(hash, &key, &self.now(), true) {
+            Lookup::Hit(v) => return Ok(v),
+            Lookup::Miss => false,
+            Lookup::Retry => true,
+        };
         let signal = loop {
             let now = self.now();
             let mut out = Removals::new();

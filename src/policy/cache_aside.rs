@@ -1,10 +1,9 @@
 //! [`CacheAside`]: reads fill the cache from the store; writes go to the store and drop the
 //! cached copy, so the next read loads the new value.
 
+use super::PolicyError;
 use super::read_through::ReadThrough;
-use super::{PolicyError, PolicyOptions};
-use crate::{Cache, Store};
-use std::fmt;
+use crate::Store;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -37,28 +36,6 @@ where
     V: Clone + Send + Sync + 'static,
     S: Store<K, V> + 'static,
 {
-    /// Cache-aside over `store`, with default [`PolicyOptions`].
-    pub fn new(cache: Cache<K, V>, store: S) -> Self {
-        Self::with_options(cache, store, PolicyOptions::new())
-    }
-
-    /// Cache-aside over `store`, with negative caching or a timeout.
-    pub fn with_options(cache: Cache<K, V>, store: S, options: PolicyOptions) -> Self {
-        CacheAside {
-            core: Arc::new(ReadThrough::new(cache, store, &options)),
-        }
-    }
-
-    /// The value under `key`: from the cache, or loaded from the store (one load per key however
-    /// many callers miss at once) and cached.
-    ///
-    /// # Errors
-    ///
-    /// The store's error, a caught panic, or a timeout; the cache is not filled then.
-    pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
-        self.core.get(key, |_| None)
-    }
-
     /// Writes the store, then drops the cached copy (the next `get` loads the new value).
     ///
     /// # Errors
@@ -83,27 +60,6 @@ where
         self.core.invalidate(key);
         r
     }
-
-    /// Drops the cached copy only (for example when another process changed the store).
-    pub fn invalidate(&self, key: &K) {
-        self.core.invalidate(key);
-    }
-
-    /// The cache.
-    pub fn cache(&self) -> &Cache<K, V> {
-        &self.core.cache
-    }
-
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.core.store
-    }
 }
 
-impl<K, V, S> fmt::Debug for CacheAside<K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CacheAside")
-            .field("cache", &self.core.cache)
-            .finish_non_exhaustive()
-    }
-}
+read_through_policy!(CacheAside, "Cache-aside");

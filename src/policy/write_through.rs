@@ -1,9 +1,8 @@
 //! [`WriteThrough`]: every write goes to the store and then to the cache.
 
 use super::read_through::ReadThrough;
-use super::{ErrorKind, PolicyError, PolicyOptions};
-use crate::{Cache, Store};
-use std::fmt;
+use super::{ErrorKind, PolicyError};
+use crate::Store;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -35,27 +34,6 @@ where
     V: Clone + Send + Sync + 'static,
     S: Store<K, V> + 'static,
 {
-    /// Write-through over `store`, with default [`PolicyOptions`].
-    pub fn new(cache: Cache<K, V>, store: S) -> Self {
-        Self::with_options(cache, store, PolicyOptions::new())
-    }
-
-    /// Write-through over `store`, with negative caching or a timeout.
-    pub fn with_options(cache: Cache<K, V>, store: S, options: PolicyOptions) -> Self {
-        WriteThrough {
-            core: Arc::new(ReadThrough::new(cache, store, &options)),
-        }
-    }
-
-    /// The value under `key`, from the cache or loaded once from the store.
-    ///
-    /// # Errors
-    ///
-    /// The store's error, a caught panic, or a timeout.
-    pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
-        self.core.get(key, |_| None)
-    }
-
     /// Writes the store, then the cache.
     ///
     /// # Errors
@@ -96,27 +74,6 @@ where
         }
         r
     }
-
-    /// Drops the cached copy only.
-    pub fn invalidate(&self, key: &K) {
-        self.core.invalidate(key);
-    }
-
-    /// The cache.
-    pub fn cache(&self) -> &Cache<K, V> {
-        &self.core.cache
-    }
-
-    /// The store.
-    pub fn store(&self) -> &S {
-        &self.core.store
-    }
 }
 
-impl<K, V, S> fmt::Debug for WriteThrough<K, V, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriteThrough")
-            .field("cache", &self.core.cache)
-            .finish_non_exhaustive()
-    }
-}
+read_through_policy!(WriteThrough, "Write-through");
