@@ -1,9 +1,8 @@
 //! The intrusive doubly linked LRU list.
 //!
-//! Entries live in a dense slab; entry `i`'s [`Links`] are `links[i]`, in an array of their own
-//! (12 bytes an entry, so relinking on a hit touches a small, cache-resident array): the `u32`
-//! slab indices of its neighbours, and a tag. `prev` points towards the most recently used end (the head), `next` towards
-//! the least recently used end (the tail). [`NIL`] ends the list.
+//! Entries live in a dense slab; each carries its [`Links`] (see [`Linked`]): the `u32` slab
+//! indices of its neighbours, and a tag. `prev` points towards the most recently used end (the
+//! head), `next` towards the least recently used end (the tail). [`NIL`] ends the list.
 
 /// The index that stands for "no entry".
 pub(crate) const NIL: u32 = u32::MAX;
@@ -28,6 +27,23 @@ impl Links {
 
     fn is_unlinked(&self) -> bool {
         self.prev == NIL && self.next == NIL
+    }
+}
+
+/// A slab element that carries its links.
+pub(crate) trait Linked {
+    fn links(&self) -> &Links;
+    fn links_mut(&mut self) -> &mut Links;
+}
+
+impl Linked for Links {
+    #[inline]
+    fn links(&self) -> &Links {
+        self
+    }
+    #[inline]
+    fn links_mut(&mut self) -> &mut Links {
+        self
     }
 }
 
@@ -60,47 +76,47 @@ impl List {
 
     /// Links the unlinked node `i` at the head.
     #[inline]
-    pub(crate) fn push_front(&mut self, links: &mut [Links], i: u32) {
+    pub(crate) fn push_front(&mut self, links: &mut [impl Linked], i: u32) {
         debug_assert_ne!(i, NIL);
-        debug_assert!(links[i as usize].is_unlinked());
+        debug_assert!(links[i as usize].links().is_unlinked());
         let old = self.head;
-        links[i as usize].prev = NIL;
-        links[i as usize].next = old;
+        links[i as usize].links_mut().prev = NIL;
+        links[i as usize].links_mut().next = old;
         if old == NIL {
             debug_assert_eq!(self.tail, NIL);
             self.tail = i;
         } else {
-            debug_assert_eq!(links[old as usize].prev, NIL);
-            links[old as usize].prev = i;
+            debug_assert_eq!(links[old as usize].links().prev, NIL);
+            links[old as usize].links_mut().prev = i;
         }
         self.head = i;
     }
 
     /// Takes node `i` out of the list and leaves it unlinked.
     #[inline]
-    pub(crate) fn unlink(&mut self, links: &mut [Links], i: u32) {
-        let Links { prev, next, .. } = links[i as usize];
+    pub(crate) fn unlink(&mut self, links: &mut [impl Linked], i: u32) {
+        let Links { prev, next, .. } = *links[i as usize].links();
         if prev == NIL {
             debug_assert_eq!(self.head, i);
             self.head = next;
         } else {
-            debug_assert_eq!(links[prev as usize].next, i);
-            links[prev as usize].next = next;
+            debug_assert_eq!(links[prev as usize].links().next, i);
+            links[prev as usize].links_mut().next = next;
         }
         if next == NIL {
             debug_assert_eq!(self.tail, i);
             self.tail = prev;
         } else {
-            debug_assert_eq!(links[next as usize].prev, i);
-            links[next as usize].prev = prev;
+            debug_assert_eq!(links[next as usize].links().prev, i);
+            links[next as usize].links_mut().prev = prev;
         }
-        links[i as usize].prev = NIL;
-        links[i as usize].next = NIL;
+        links[i as usize].links_mut().prev = NIL;
+        links[i as usize].links_mut().next = NIL;
     }
 
     /// Makes node `i` the most recently used.
     #[inline]
-    pub(crate) fn move_to_front(&mut self, links: &mut [Links], i: u32) {
+    pub(crate) fn move_to_front(&mut self, links: &mut [impl Linked], i: u32) {
         if self.head != i {
             self.unlink(links, i);
             self.push_front(links, i);
@@ -110,29 +126,29 @@ impl List {
     /// The linked node that lived elsewhere now lives at `to` (the slab moved it): points its
     /// neighbours, or the head and tail, at its new index.
     #[inline]
-    pub(crate) fn relocated(&mut self, links: &mut [Links], to: u32) {
-        let Links { prev, next, .. } = links[to as usize];
+    pub(crate) fn relocated(&mut self, links: &mut [impl Linked], to: u32) {
+        let Links { prev, next, .. } = *links[to as usize].links();
         if prev == NIL {
             self.head = to;
         } else {
-            links[prev as usize].next = to;
+            links[prev as usize].links_mut().next = to;
         }
         if next == NIL {
             self.tail = to;
         } else {
-            links[next as usize].prev = to;
+            links[next as usize].links_mut().prev = to;
         }
     }
 
     /// Indices from the least to the most recently used.
-    pub(crate) fn iter_lru<'a>(&self, links: &'a [Links]) -> impl Iterator<Item = u32> + 'a {
+    pub(crate) fn iter_lru<'a, N: Linked>(&self, links: &'a [N]) -> impl Iterator<Item = u32> + 'a {
         let mut cur = self.tail;
         std::iter::from_fn(move || {
             if cur == NIL {
                 return None;
             }
             let i = cur;
-            cur = links[i as usize].prev;
+            cur = links[i as usize].links().prev;
             Some(i)
         })
     }

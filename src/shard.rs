@@ -7,7 +7,7 @@
 
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
-use crate::list::{Links, List, NIL};
+use crate::list::{Linked, Links, List, NIL};
 use crate::listener::{RemovalCause, Removals};
 use crate::promotions::Promotions;
 use crate::stats::CacheStats;
@@ -68,10 +68,10 @@ impl<K, V> Shard<K, V> {
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Core<K, V>> {
         let mut core = self.core.write();
         let Core {
-            list, links, stats, ..
+            list, nodes, stats, ..
         } = &mut *core;
         self.promotions.replay(|i| {
-            list.move_to_front(links, i);
+            list.move_to_front(nodes, i);
             stats.hits += 1;
         });
         core
@@ -134,10 +134,29 @@ impl<K, V> Shard<K, V> {
     }
 }
 
-/// One cached entry in the slab.
+/// One cached entry in the slab: its place in the LRU list, 32 bits of its key's hash (in the
+/// links), key and value, on as few cache lines as the types allow. A hit reads the key and
+/// value and then (at replay) rewrites the links, and an eviction reads the links, the hash and
+/// the key: each touches one line of the entry, not one line in each of several arrays.
+///
+/// Aligned to 32 bytes so that an entry of up to 32 bytes (such as `u64 -> u64`) never straddles
+/// two cache lines.
+#[repr(align(32))]
 pub(crate) struct Node<K, V> {
+    links: Links,
     key: K,
     value: V,
+}
+
+impl<K, V> Linked for Node<K, V> {
+    #[inline]
+    fn links(&self) -> &Links {
+        &self.links
+    }
+    #[inline]
+    fn links_mut(&mut self) -> &mut Links {
+        &mut self.links
+    }
 }
 
 /// An entry on its way in: its hash and weight computed outside the lock.
@@ -152,18 +171,13 @@ pub(crate) struct NewEntry<K, V> {
 
 /// The state of one shard, behind its lock.
 ///
-/// The slab is a set of parallel arrays indexed by slot: `nodes` (key and value), `links` (with
-/// 32 bits of the key's hash), and the optional `weights` and `deadlines`. A hit reads its node
-/// and rewrites a few `links`, an array of 12 bytes an entry that stays in cache; keys and
-/// values are touched only
-/// for the entry itself.
+/// The slab is a set of parallel arrays indexed by slot: `nodes` (links, 32 bits of the key's
+/// hash, key and value), and the optional `weights` and `deadlines`.
 pub(crate) struct Core<K, V> {
     table: HashTable<u32>,
-    /// Dense: a removal moves the last node into the freed slot.
+    /// Dense: a removal moves the last node into the freed slot. Each node keeps 32 bits of its
+    /// key's hash, so table growth and removal never rehash, so never run user code.
     nodes: Vec<Node<K, V>>,
-    /// Neighbours and 32 bits of each key's hash: table growth and removal never rehash, so
-    /// never run user code.
-    links: Vec<Links>,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
     weights: Vec<u32>,
     /// One deadline per node once any entry of this shard got one; empty before.
@@ -184,7 +198,6 @@ impl<K, V> Core<K, V> {
         Core {
             table: HashTable::new(),
             nodes: Vec::new(),
-            links: Vec::new(),
             weights: Vec::new(),
             deadlines: Vec::new(),
             weighted,
@@ -280,7 +293,7 @@ impl<K, V> Core<K, V> {
         match self.find_live(hash, key, now, out) {
             Some(i) => {
                 if promote {
-                    self.list.move_to_front(&mut self.links, i);
+                    self.list.move_to_front(&mut self.nodes, i);
                 }
                 self.stats.hits += u64::from(record);
                 Some(self.nodes[i as usize].value.clone())
@@ -363,7 +376,7 @@ impl<K, V> Core<K, V> {
             }
             self.weight = self.weight - old_weight + u64::from(weight);
             self.set_deadline(i, deadline);
-            self.list.move_to_front(&mut self.links, i);
+            self.list.move_to_front(&mut self.nodes, i);
             self.stats.inserts += 1;
             self.evict_while(|c| c.weight > c.capacity, now, out);
         } else {
@@ -418,7 +431,6 @@ impl<K, V> Core<K, V> {
             // Double, but never past the most entries this shard can hold.
             let target = (len * 2).max(MIN_SLAB).min(self.max_entries).max(len + 1);
             self.nodes.reserve_exact(target - len);
-            self.links.reserve_exact(target - len);
             if self.weighted {
                 self.weights.reserve_exact(target - len);
             }
@@ -427,8 +439,11 @@ impl<K, V> Core<K, V> {
             }
         }
         let i = len as u32;
-        self.nodes.push(Node { key, value });
-        self.links.push(Links::unlinked(tag_of(hash)));
+        self.nodes.push(Node {
+            links: Links::unlinked(tag_of(hash)),
+            key,
+            value,
+        });
         if self.weighted {
             self.weights.push(weight);
         }
@@ -436,11 +451,11 @@ impl<K, V> Core<K, V> {
             self.deadlines.push(NEVER);
         }
         self.set_deadline(i, deadline);
-        let links = &self.links;
+        let nodes = &self.nodes;
         self.table.insert_unique(table_hash(tag_of(hash)), i, |&j| {
-            table_hash(links[j as usize].tag)
+            table_hash(nodes[j as usize].links.tag)
         });
-        self.list.push_front(&mut self.links, i);
+        self.list.push_front(&mut self.nodes, i);
         self.weight += u64::from(weight);
     }
 
@@ -458,23 +473,23 @@ impl<K, V> Core<K, V> {
         out: &mut Removals<K, V>,
     ) {
         let expired = self.is_expired(t, now);
-        self.list.unlink(&mut self.links, t);
+        self.list.unlink(&mut self.nodes, t);
         self.table_remove(t);
         self.weight = self.weight - self.weight_of(t) + u64::from(weight);
         let n = &mut self.nodes[t as usize];
         let old_key = std::mem::replace(&mut n.key, key);
         let old_value = std::mem::replace(&mut n.value, value);
+        n.links.tag = tag_of(hash);
         self.report_evicted(old_key, old_value, expired, out);
-        self.links[t as usize].tag = tag_of(hash);
         if self.weighted {
             self.weights[t as usize] = weight;
         }
         self.set_deadline(t, deadline);
-        let links = &self.links;
+        let nodes = &self.nodes;
         self.table.insert_unique(table_hash(tag_of(hash)), t, |&j| {
-            table_hash(links[j as usize].tag)
+            table_hash(nodes[j as usize].links.tag)
         });
-        self.list.push_front(&mut self.links, t);
+        self.list.push_front(&mut self.nodes, t);
     }
 
     /// Removes entry `i` from the table (nothing else).
@@ -482,7 +497,7 @@ impl<K, V> Core<K, V> {
     fn table_remove(&mut self, i: u32) {
         match self
             .table
-            .find_entry(table_hash(self.links[i as usize].tag), |&j| j == i)
+            .find_entry(table_hash(self.nodes[i as usize].links.tag), |&j| j == i)
         {
             Ok(e) => {
                 e.remove();
@@ -528,12 +543,11 @@ impl<K, V> Core<K, V> {
 
     /// Removes node `i` from the list, the table and the slab; the last node moves into its slot.
     fn remove_at(&mut self, i: u32) -> (K, V) {
-        self.list.unlink(&mut self.links, i);
+        self.list.unlink(&mut self.nodes, i);
         self.table_remove(i);
         self.weight -= self.weight_of(i);
         let last = (self.nodes.len() - 1) as u32;
         let node = self.nodes.swap_remove(i as usize);
-        self.links.swap_remove(i as usize);
         if self.weighted {
             self.weights.swap_remove(i as usize);
         }
@@ -541,8 +555,8 @@ impl<K, V> Core<K, V> {
             self.deadlines.swap_remove(i as usize);
         }
         if i != last {
-            self.list.relocated(&mut self.links, i);
-            let moved = table_hash(self.links[i as usize].tag);
+            self.list.relocated(&mut self.nodes, i);
+            let moved = table_hash(self.nodes[i as usize].links.tag);
             match self.table.find_mut(moved, |&j| j == last) {
                 Some(slot) => *slot = i,
                 None => unreachable!("every node is in the table"),
@@ -560,7 +574,7 @@ impl<K, V> Core<K, V> {
         let mut cur = self.list.tail();
         let mut last = self.nodes.len() as u32;
         while cur != NIL {
-            let mut prev = self.links[cur as usize].prev;
+            let mut prev = self.nodes[cur as usize].links.prev;
             if self.is_expired(cur, now) {
                 last -= 1;
                 let (k, v) = self.remove_at(cur);
@@ -625,11 +639,10 @@ impl<K, V> Core<K, V> {
             check((i as usize) < n, "table index out of bounds")?;
         }
         let mut total = 0u64;
-        check(self.links.len() == n, "arrays not parallel")?;
         for (i, node) in self.nodes.iter().enumerate() {
-            let hash = table_hash(self.links[i].tag);
+            let hash = table_hash(node.links.tag);
             check(
-                self.links[i].tag == tag_of(hash_of(&node.key)),
+                node.links.tag == tag_of(hash_of(&node.key)),
                 "stored hash is not the key's hash",
             )?;
             let found = self.table.find(hash, |&j| j as usize == i);
@@ -648,10 +661,11 @@ impl<K, V> Core<K, V> {
             check((cur as usize) < n, "list index out of bounds")?;
             check(!seen[cur as usize], "list has a cycle")?;
             seen[cur as usize] = true;
-            check(self.links[cur as usize].prev == prev, "prev link broken")?;
+            let links = &self.nodes[cur as usize].links;
+            check(links.prev == prev, "prev link broken")?;
             count += 1;
             prev = cur;
-            cur = self.links[cur as usize].next;
+            cur = links.next;
         }
         check(self.list.tail() == prev, "tail is not the last node")?;
         check(count == n, "list does not hold every node")?;
@@ -661,7 +675,7 @@ impl<K, V> Core<K, V> {
     /// Keys from least to most recently used (tests and debugging).
     pub(crate) fn keys_lru(&self) -> impl Iterator<Item = &K> + '_ {
         self.list
-            .iter_lru(&self.links)
+            .iter_lru(&self.nodes)
             .map(|i| &self.nodes[i as usize].key)
     }
 }
