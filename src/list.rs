@@ -47,7 +47,8 @@ impl Linked for Links {
     }
 }
 
-/// Head and tail of the list; the links array is passed to every method.
+/// Head and tail of the list; the slab (whose elements carry their [`Links`]) is passed to every
+/// method.
 #[derive(Debug)]
 pub(crate) struct List {
     head: u32,
