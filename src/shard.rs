@@ -178,8 +178,8 @@ pub(crate) struct NewEntry<K, V> {
 
 /// The state of one shard, behind its lock.
 ///
-/// The slab is a set of parallel arrays indexed by slot: `nodes` (links, 32 bits of the key's
-/// hash, key and value), and the optional `weights` and `deadlines`.
+/// The slab is a set of parallel arrays indexed by slot: `nodes` (links with 32 bits of the key's
+/// hash, table bucket, key and value), and the optional `weights` and `deadlines`.
 pub(crate) struct Core<K, V> {
     table: HashTable<u32>,
     /// Dense: a removal moves the last node into the freed slot. Each node keeps 32 bits of its
