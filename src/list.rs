@@ -36,6 +36,8 @@ pub(crate) trait Linked {
     fn links_mut(&mut self) -> &mut Links;
 }
 
+/// Bare links make a slab of their own in the list's tests.
+#[cfg(test)]
 impl Linked for Links {
     #[inline]
     fn links(&self) -> &Links {

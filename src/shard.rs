@@ -527,28 +527,34 @@ impl<K, V> Core<K, V> {
     /// Removes entry `i` from the table (nothing else).
     #[inline]
     fn table_remove(&mut self, i: u32) {
-        let bucket = self.nodes[i as usize].bucket as usize;
-        if let Ok(e) = self.table.get_bucket_entry(bucket)
-            && *e.get() == i
-        {
-            e.remove();
-            return;
-        }
-        self.table_remove_slow(i);
-    }
-
-    /// [`table_remove`](Self::table_remove) when the bucket index was not usable: probes.
-    #[cold]
-    fn table_remove_slow(&mut self, i: u32) {
-        debug_assert!(false, "stale bucket index");
-        match self
-            .table
-            .find_entry(table_hash(self.nodes[i as usize].links.tag), |&j| j == i)
-        {
+        match self.table.get_bucket_entry(self.bucket_of(i, i)) {
             Ok(e) => {
                 e.remove();
             }
             Err(_) => unreachable!("every node is in the table"),
+        }
+    }
+
+    /// The bucket of node `i`, which holds the slab index `holding` (`i`, or the index the node
+    /// had before the slab moved it): the recorded one, checked.
+    #[inline]
+    fn bucket_of(&self, i: u32, holding: u32) -> usize {
+        let bucket = self.nodes[i as usize].bucket as usize;
+        if self.table.get_bucket(bucket) == Some(&holding) {
+            bucket
+        } else {
+            self.probe_bucket(i, holding)
+        }
+    }
+
+    /// [`bucket_of`](Self::bucket_of) when the recorded index was stale: probes.
+    #[cold]
+    fn probe_bucket(&self, i: u32, holding: u32) -> usize {
+        debug_assert!(false, "stale bucket index");
+        let hash = table_hash(self.nodes[i as usize].links.tag);
+        match self.table.find_bucket_index(hash, |&j| j == holding) {
+            Some(bucket) => bucket,
+            None => unreachable!("every node is in the table"),
         }
     }
 
@@ -602,19 +608,10 @@ impl<K, V> Core<K, V> {
         }
         if i != last {
             self.list.relocated(&mut self.nodes, i);
-            let node = &self.nodes[i as usize];
-            match self.table.get_bucket_mut(node.bucket as usize) {
-                Some(slot) if *slot == last => *slot = i,
-                _ => {
-                    debug_assert!(false, "stale bucket index");
-                    match self
-                        .table
-                        .find_mut(table_hash(node.links.tag), |&j| j == last)
-                    {
-                        Some(slot) => *slot = i,
-                        None => unreachable!("every node is in the table"),
-                    }
-                }
+            let bucket = self.bucket_of(i, last);
+            match self.table.get_bucket_mut(bucket) {
+                Some(slot) => *slot = i,
+                None => unreachable!("every node is in the table"),
             }
         }
         (node.key, node.value)
