@@ -11,7 +11,7 @@ use crate::list::{Linked, Links, List, NIL};
 use crate::listener::{RemovalCause, Removals};
 use crate::promotions::Promotions;
 use crate::stats::CacheStats;
-use crate::sync::atomic::Ordering::Relaxed;
+use crate::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use hashbrown::HashTable;
 use std::borrow::Borrow;
@@ -41,10 +41,14 @@ const MIN_SLAB: usize = 16;
 ///
 /// Lookups take the lock shared and record their promotion (see [`Promotions`]); everything else
 /// takes it exclusively through [`write`](Self::write), which replays those promotions first.
-#[repr(align(128))]
+///
+/// The lock comes first, so its word starts the shard's first cache line, and the promotion
+/// buffer that leads `Core` fills the rest of that line.
+#[repr(C, align(128))]
 pub(crate) struct Shard<K, V> {
     core: RwLock<Core<K, V>>,
-    promotions: Promotions,
+    /// Hits counted by `peek` under the shared lock.
+    peek_hits: AtomicU64,
 }
 
 /// What a lookup under the shared lock found.
@@ -59,7 +63,7 @@ impl<K, V> Shard<K, V> {
     pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
         Shard {
             core: RwLock::new(Core::new(capacity, weighted)),
-            promotions: Promotions::new(),
+            peek_hits: AtomicU64::new(0),
         }
     }
 
@@ -68,13 +72,26 @@ impl<K, V> Shard<K, V> {
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Core<K, V>> {
         let mut core = self.core.write();
         let Core {
-            list, nodes, stats, ..
+            promotions,
+            list,
+            nodes,
+            stats,
+            ..
         } = &mut *core;
-        self.promotions.replay(|i| {
+        let mut hits = 0;
+        stats.misses += promotions.replay(|i| {
             list.move_to_front(nodes, i);
-            stats.hits += 1;
+            hits += 1;
         });
+        stats.hits += hits;
         core
+    }
+
+    /// Takes the exclusive lock only to move the misses counted under the shared lock into the
+    /// shard's counters (which [`write`](Self::write) does).
+    #[cold]
+    fn fold_misses(&self) {
+        drop(self.write());
     }
 
     /// The shared lock, for what does not depend on the LRU order.
@@ -93,18 +110,21 @@ impl<K, V> Shard<K, V> {
     {
         let core = self.core.read();
         let Some(i) = core.find(hash, key) else {
-            self.promotions.misses.fetch_add(1, Relaxed);
+            if !core.promotions.miss() {
+                drop(core);
+                self.fold_misses();
+            }
             return Lookup::Miss;
         };
         if core.is_expired(i, now) {
             return Lookup::Retry;
         }
         if promote {
-            if !self.promotions.record(i) {
+            if !core.promotions.record(i) {
                 return Lookup::Retry;
             }
         } else {
-            self.promotions.peek_hits.fetch_add(1, Relaxed);
+            self.peek_hits.fetch_add(1, Relaxed);
         }
         Lookup::Hit(core.nodes[i as usize].value.clone())
     }
@@ -128,8 +148,7 @@ impl<K, V> Shard<K, V> {
     /// The counters, with the lookups made under the shared lock.
     pub(crate) fn stats(&self) -> CacheStats {
         let mut s = self.write().stats;
-        s.misses += self.promotions.misses.load(Relaxed);
-        s.hits += self.promotions.peek_hits.load(Relaxed);
+        s.hits += self.peek_hits.load(Relaxed);
         s
     }
 }
@@ -180,29 +199,37 @@ pub(crate) struct NewEntry<K, V> {
 ///
 /// The slab is a set of parallel arrays indexed by slot: `nodes` (links with 32 bits of the key's
 /// hash, table bucket, key and value), and the optional `weights` and `deadlines`.
+///
+/// `repr(C)` keeps the fields in the order written. The promotion buffer, which every hit writes,
+/// comes first, on the lock word's cache line (see [`Promotions`]). Next is what a lookup reads
+/// and only the exclusive lock writes, and last the list and counters, which every exclusive lock
+/// writes.
+#[repr(C)]
 pub(crate) struct Core<K, V> {
+    promotions: Promotions,
     table: HashTable<u32>,
     /// Dense: a removal moves the last node into the freed slot. Each node keeps 32 bits of its
     /// key's hash, so table growth and removal never rehash, so never run user code.
     nodes: Vec<Node<K, V>>,
-    /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
-    weights: Vec<u32>,
     /// One deadline per node once any entry of this shard got one; empty before.
     deadlines: Vec<u64>,
-    weighted: bool,
     timed: bool,
-    list: List,
-    weight: u64,
+    weighted: bool,
+    /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
+    weights: Vec<u32>,
     capacity: u64,
     max_entries: usize,
-    pub(crate) flights: Flights<K, V>,
+    list: List,
+    weight: u64,
     /// Counted under the exclusive lock; see [`Shard::stats`] for the rest.
     stats: CacheStats,
+    pub(crate) flights: Flights<K, V>,
 }
 
 impl<K, V> Core<K, V> {
     fn new(capacity: u64, weighted: bool) -> Self {
         Core {
+            promotions: Promotions::new(),
             table: HashTable::new(),
             nodes: Vec::new(),
             weights: Vec::new(),
@@ -741,6 +768,74 @@ mod tests {
     use super::*;
     use crate::clock::RealClock;
     use std::time::Instant;
+
+    /// The promotion buffer lies on the shard's first cache line, after the lock word.
+    /// (Not under shuttle, whose lock is laid out differently.)
+    #[test]
+    #[cfg(not(feature = "shuttle"))]
+    fn promotion_buffer_shares_the_lock_line() {
+        fn check<K, V>() {
+            let shard: Shard<K, V> = Shard::new(8, false);
+            let start = std::ptr::from_ref(&shard).addr();
+            let core = shard.read();
+            let buffer = std::ptr::from_ref(&core.promotions).addr();
+            assert_eq!(start % 128, 0);
+            assert_eq!(std::mem::size_of::<Promotions>(), 56);
+            assert_eq!(buffer, start + 8, "the buffer follows the lock word");
+        }
+        check::<u64, u64>();
+        check::<String, Vec<u8>>();
+        check::<u8, ()>();
+        check::<[u64; 4], std::sync::Arc<str>>();
+    }
+
+    /// Misses counted under the shared lock reach the counters, across folds (every four misses
+    /// in the unit tests: never more are pending) and replays.
+    #[test]
+    fn misses_and_hits_under_the_shared_lock_are_all_counted() {
+        let clock = RealClock;
+        let now = Now::new(&clock, Instant::now());
+        let shard: Shard<u64, u64> = Shard::new(100, false);
+        for k in 0..10 {
+            let new = NewEntry {
+                hash: k,
+                key: k,
+                value: k,
+                weight: 1,
+                ttl: None,
+            };
+            shard.write().insert(new, &now, &mut Removals::new());
+        }
+        let (mut hits, mut misses) = (0, 0);
+        for round in 0..50u64 {
+            for k in 0..20u64 {
+                let found = match shard.lookup(k, &k, &now, round % 3 != 0) {
+                    Lookup::Hit(v) => Some(v),
+                    Lookup::Miss => None,
+                    Lookup::Retry => {
+                        let promote = round % 3 != 0;
+                        shard
+                            .write()
+                            .get(k, &k, &now, promote, true, &mut Removals::new())
+                    }
+                };
+                let pending = shard.read().promotions.pending_misses();
+                assert!(
+                    pending <= crate::promotions::MISSES_FOLD,
+                    "{pending} misses unfolded"
+                );
+                if k < 10 {
+                    assert_eq!(found, Some(k));
+                    hits += 1;
+                } else {
+                    assert_eq!(found, None);
+                    misses += 1;
+                }
+            }
+        }
+        let stats = shard.stats();
+        assert_eq!((stats.hits, stats.misses), (hits, misses));
+    }
 
     /// Fills a shard of 1,792 to the table's load limit (2,048 buckets), removes the keys
     /// `remove` picks, then inserts up to `refill` entries, with validation after every time
