@@ -145,7 +145,8 @@ impl<K, V> Shard<K, V> {
         }
     }
 
-    /// The counters, with the lookups made under the shared lock.
+    /// The counters, with the lookups made under the shared lock: taking the exclusive lock adds
+    /// the buffered hits and the pending misses, and the peek hits are added here.
     pub(crate) fn stats(&self) -> CacheStats {
         let mut s = self.write().stats;
         s.hits += self.peek_hits.load(Relaxed);
@@ -769,6 +770,17 @@ mod tests {
     use crate::clock::RealClock;
     use std::time::Instant;
 
+    /// `k -> k` under hash `hash`, weight 1, no TTL.
+    fn entry(k: u64, hash: u64) -> NewEntry<u64, u64> {
+        NewEntry {
+            hash,
+            key: k,
+            value: k,
+            weight: 1,
+            ttl: None,
+        }
+    }
+
     /// The promotion buffer lies on the shard's first cache line, after the lock word.
     /// (Not under shuttle, whose lock is laid out differently.)
     #[test]
@@ -797,23 +809,19 @@ mod tests {
         let now = Now::new(&clock, Instant::now());
         let shard: Shard<u64, u64> = Shard::new(100, false);
         for k in 0..10 {
-            let new = NewEntry {
-                hash: k,
-                key: k,
-                value: k,
-                weight: 1,
-                ttl: None,
-            };
-            shard.write().insert(new, &now, &mut Removals::new());
+            shard
+                .write()
+                .insert(entry(k, k), &now, &mut Removals::new());
         }
         let (mut hits, mut misses) = (0, 0);
         for round in 0..50u64 {
+            // Every third round peeks (counted apart), the others promote.
+            let promote = round % 3 != 0;
             for k in 0..20u64 {
-                let found = match shard.lookup(k, &k, &now, round % 3 != 0) {
+                let found = match shard.lookup(k, &k, &now, promote) {
                     Lookup::Hit(v) => Some(v),
                     Lookup::Miss => None,
                     Lookup::Retry => {
-                        let promote = round % 3 != 0;
                         shard
                             .write()
                             .get(k, &k, &now, promote, true, &mut Removals::new())
@@ -848,14 +856,7 @@ mod tests {
         let mut insert = |core: &mut Core<u64, u64>, k: u64| {
             let buckets = core.table.num_buckets();
             let no_room = core.table.capacity() == core.table.len();
-            let new = NewEntry {
-                hash: hash(k),
-                key: k,
-                value: k,
-                weight: 1,
-                ttl: None,
-            };
-            core.insert(new, &now, &mut Removals::new());
+            core.insert(entry(k, hash(k)), &now, &mut Removals::new());
             if no_room && core.table.capacity() != core.table.len() {
                 if core.table.num_buckets() == buckets {
                     in_place += 1;
