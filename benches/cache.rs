@@ -8,7 +8,7 @@
 //! - `get_miss`: 100k entries, `get`s of absent keys.
 //! - `insert_churn`: capacity 10k, inserts of fresh keys (every insert evicts).
 //! - `zipf_1t` / `zipf_2t`: Zipf(0.99) over 1M keys, capacity 100k, get-or-insert, 1 and 2 threads.
-//! - `replay_oltp`: the OLTP trace (`../shared/traces`) at capacity 2000, get-or-insert.
+//! - `replay_oltp`: the OLTP trace (`tests/data`) at capacity 2000, get-or-insert.
 
 use criterion::{
     BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,

@@ -3,7 +3,7 @@
 //! Run: `cargo run --release --example replay -- [--trace FILE]... [--capacity N,N,..]
 //! [--shards N,N,..] [--threads N,N,..]`
 //!
-//! Traces are read from `../shared/traces` (or `$STRATACACHE_TRACES`) in the formats of its
+//! Traces are read from `tests/data` (or `$STRATACACHE_TRACES`) in the formats of its
 //! README: ARC (`*.lis*`) or LIRS (one key a line), gzipped when named `*.gz`. The replay rule is
 //! the one the published figures use: `get`, and `insert` on a miss. With several threads,
 //! thread `t` replays requests `t, t + T, t + 2T, …`, so together they replay the trace once.
@@ -18,7 +18,7 @@ use peers::{Bench, Lru, Moka, Quick};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Published exact-LRU hits (`../shared/traces/README.md`).
+/// Published exact-LRU hits (`tests/data/README.md`).
 const PUBLISHED: [(&str, u64, u64); 9] = [
     ("OLTP.lis.gz", 250, 150_591),
     ("OLTP.lis.gz", 500, 214_325),

@@ -1,5 +1,5 @@
 //! Trace replays: with `shards(1)` the cache is an exact LRU, so its hits on the public traces
-//! must equal the published exact-LRU figures (`../shared/traces/README.md`) to the last hit.
+//! must equal the published exact-LRU figures (`tests/data/README.md`) to the last hit.
 
 mod common;
 use common::trace;
@@ -27,9 +27,7 @@ fn replay(keys: &[u64], capacity: u64, shards: usize) -> u64 {
 
 #[test]
 fn oltp_exact_lru() {
-    let Some(keys) = trace::require("OLTP.lis.gz") else {
-        return;
-    };
+    let keys = trace::require("OLTP.lis.gz");
     assert_eq!(keys.len(), 914_145);
     for (capacity, hits) in [
         (250, 150_591),
@@ -47,9 +45,7 @@ fn oltp_exact_lru() {
 
 #[test]
 fn gli_exact_lru() {
-    let Some(keys) = trace::require("gli.trace") else {
-        return;
-    };
+    let keys = trace::require("gli.trace");
     assert_eq!(keys.len(), 6_015);
     for (capacity, hits) in [
         (250, 55),
@@ -68,9 +64,7 @@ fn gli_exact_lru() {
 
 #[test]
 fn sharded_replay_stays_close_to_exact() {
-    let Some(keys) = trace::require("OLTP.lis.gz") else {
-        return;
-    };
+    let keys = trace::require("OLTP.lis.gz");
     // Four shards of 500: a sharded LRU is not exact, but must stay near it.
     let exact = 388_235f64;
     let sharded = replay(&keys, 2_000, 4) as f64;

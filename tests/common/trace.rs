@@ -1,14 +1,14 @@
-//! Readers for the trace formats of `../shared/traces/README.md` (shared by tests and examples).
+//! Readers for the trace formats of `tests/data/README.md` (shared by tests, benches and examples).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-/// The folder of traces: `$STRATACACHE_TRACES`, or `../shared/traces` beside the repository.
+/// The folder of traces: `$STRATACACHE_TRACES`, or the repository's own `tests/data`.
 pub fn dir() -> PathBuf {
     match std::env::var_os("STRATACACHE_TRACES") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/traces")),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data")),
     }
 }
 
@@ -48,17 +48,8 @@ pub fn load(name: &str) -> Option<Vec<u64>> {
     Some(keys)
 }
 
-/// `None` means the traces are not beside this checkout: fine on a user's machine, a failure
-/// under CI (which always has them).
-pub fn require(name: &str) -> Option<Vec<u64>> {
-    let t = load(name);
-    if t.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "trace {name} missing from {} under CI",
-            dir().display()
-        );
-        eprintln!("skipped: trace {name} not found in {}", dir().display());
-    }
-    t
+/// A trace the tests need. The repository carries them in `tests/data`, so a missing one is a
+/// broken checkout (or a wrong `$STRATACACHE_TRACES`): the test fails, it is never skipped.
+pub fn require(name: &str) -> Vec<u64> {
+    load(name).unwrap_or_else(|| panic!("trace {name} not found in {}", dir().display()))
 }
