@@ -558,7 +558,6 @@ where
         let waiters = {
             let mut core = lead.shard.write();
             let taken = core.flights.finish(&lead.signal);
-            lead.ended = true;
             let key = key
                 .or(taken)
                 .expect("the flight's key is either here or there");
@@ -572,7 +571,11 @@ where
             core.insert(new, &now, &mut out);
             Arc::strong_count(&lead.signal) > 1
         };
-        lead.signal.end(waiters.then(|| value.clone()));
+        // The clone for the waiters is user code: should it panic, `Lead::drop` (with `ended`
+        // still false) abandons the flight and the waiters retry, finding the value inserted.
+        let handoff = waiters.then(|| value.clone());
+        lead.signal.end(handoff);
+        lead.ended = true;
         self.deliver(out);
         Ok(value)
     }
