@@ -25,9 +25,9 @@ pub use hashbrown::DefaultHashBuilder;
 pub use listener::RemovalCause;
 pub use policy::{
     CacheAside, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES,
-    DEFAULT_NEGATIVE_CAPACITY, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_BACKOFF, ErrorKind,
-    MAX_BACKOFF, PolicyError, PolicyOptions, WhenFull, WriteBehind, WriteBehindBuilder,
-    WriteBehindStats, WriteThrough,
+    DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_BACKOFF, ErrorKind, MAX_BACKOFF, PolicyError, PolicyOptions, WhenFull,
+    WriteBehind, WriteBehindBuilder, WriteBehindStats, WriteThrough,
 };
 pub use stats::CacheStats;
 #[cfg(feature = "redis")]
@@ -35,6 +35,8 @@ pub use store::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, Invalidation, InvalidationBus,
     MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore, RedisStoreError,
 };
-pub use store::{Layered, LayeredError, MemoryStore, MemoryStoreError, Store, WriteOp};
+pub use store::{
+    FillLease, Layered, LayeredError, Leased, MemoryStore, MemoryStoreError, Store, WriteOp,
+};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteStore, SqliteStoreError};

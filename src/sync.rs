@@ -4,9 +4,7 @@
 //! (see `tests/shuttle.rs`).
 
 #[cfg(not(feature = "shuttle"))]
-pub(crate) use parking_lot::{
-    Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
+pub(crate) use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 #[cfg(not(feature = "shuttle"))]
 pub(crate) use std::sync::atomic;
 #[cfg(not(feature = "shuttle"))]

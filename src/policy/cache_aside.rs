@@ -10,7 +10,10 @@ use std::sync::Arc;
 /// Cache-aside (lazy loading): `get` reads through the cache with one load per key, `put` and
 /// `delete` write the store and then invalidate the cached copy.
 ///
-/// A load that was in progress when a write landed does not put its older value into the cache.
+/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
+/// older value, and a load that was in progress when a write landed does not put what it read
+/// into the cache. A write abandoned by a timeout is still ordered before the next write of its
+/// key, and drops the cached copy when it lands.
 ///
 /// # Examples
 ///
@@ -37,28 +40,33 @@ where
     S: Store<K, V> + 'static,
 {
     /// Writes the store, then drops the cached copy (the next `get` loads the new value).
+    /// Writes of one key are serialised, so the store sees them in the order they were made.
     ///
     /// # Errors
     ///
     /// The store's error; the cached copy is dropped even then, since the store may or may not
-    /// hold the new value.
+    /// hold the new value. After a timeout the write may still land: it keeps the key's writer
+    /// lock until it does (later writes of the key wait for it) and drops the cached copy again
+    /// when it lands (see [`PolicyOptions::timeout`](crate::PolicyOptions::timeout)).
     pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
-        let k = key.clone();
-        let r = self.core.call(move |s: &S| s.write(&k, &value));
-        self.core.invalidate(&key);
-        r
+        self.core.write(
+            &key,
+            move |s: &S, k: &K| s.write(k, &value),
+            |core, _| core.invalidate(&key),
+        )
     }
 
     /// Deletes from the store, then drops the cached copy.
     ///
     /// # Errors
     ///
-    /// The store's error; the cached copy is dropped even then.
+    /// As [`put`](Self::put): the store's error, and the cached copy is dropped even then.
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
-        let k = key.clone();
-        let r = self.core.call(move |s: &S| s.delete(&k));
-        self.core.invalidate(key);
-        r
+        self.core.write(
+            key,
+            |s: &S, k: &K| s.delete(k),
+            |core, _| core.invalidate(key),
+        )
     }
 }
 

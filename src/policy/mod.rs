@@ -69,14 +69,16 @@ macro_rules! read_through_policy {
 
 mod cache_aside;
 mod error;
+mod key_locks;
 mod options;
 mod read_through;
+mod store_calls;
 mod write_behind;
 mod write_through;
 
 pub use cache_aside::CacheAside;
 pub use error::{ErrorKind, PolicyError};
-pub use options::{DEFAULT_NEGATIVE_CAPACITY, PolicyOptions};
+pub use options::{DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, PolicyOptions};
 pub use write_behind::{
     DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_RETRY_BACKOFF, MAX_BACKOFF, WhenFull, WriteBehind, WriteBehindBuilder,

@@ -3,19 +3,16 @@
 //! into errors, and per-key write serialisation.
 
 use super::PolicyError;
+use super::key_locks::{KeyLock, KeyLocks};
 use super::options::PolicyOptions;
-use crate::sync::{Condvar, Mutex, MutexGuard, thread};
+use super::store_calls::{Helpers, Overdue};
+use crate::sync::{Condvar, Mutex};
 use crate::{Cache, Store};
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, mpsc};
-use std::time::Duration;
-
-/// Writers of one key are serialised on one of these locks, so that the store and the cache see
-/// their writes in the same order. More stripes, fewer unrelated keys waiting on each other.
-const WRITE_STRIPES: usize = 256;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 type LoadResult<V> = Result<Option<V>, PolicyError>;
 
@@ -38,8 +35,9 @@ pub(crate) struct ReadThrough<K, V, S> {
     /// Keys known to be absent from the store, for a short TTL.
     negative: Option<Cache<K, ()>>,
     timeout: Option<Duration>,
-    stripes: Box<[Mutex<()>]>,
-    stripe_hasher: RandomState,
+    /// The helper threads that timed calls run on (bounded by `max_store_threads`).
+    helpers: Arc<Helpers>,
+    writers: KeyLocks,
 }
 
 impl<K, V, S> ReadThrough<K, V, S>
@@ -62,19 +60,26 @@ where
             loads: Mutex::new(HashMap::new()),
             negative,
             timeout: options.timeout,
-            stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
-            stripe_hasher: RandomState::new(),
+            helpers: Helpers::new(options.max_store_threads),
+            writers: KeyLocks::new(),
         }
     }
 
-    /// The lock that serialises writers of `key`.
-    pub(crate) fn stripe(&self, key: &K) -> MutexGuard<'_, ()> {
-        let h = self.stripe_hasher.hash_one(key) as usize;
-        self.stripes[h % WRITE_STRIPES].lock()
+    /// The lock that serialises writers of `key` (waits as long as it takes).
+    pub(crate) fn writer(&self, key: &K) -> KeyLock {
+        self.writers
+            .lock(key, None)
+            .expect("a wait without a deadline ends with the lock")
     }
 
-    /// Read-through: the cache, then `pending` (write-behind's unflushed writes: `Some(None)` is
-    /// a pending delete), then the negative cache, then one load per key from the store.
+    /// Read-through: the cache, then the negative cache, then one load per key, whose leader
+    /// first asks `pending` (write-behind's unflushed writes: `Some(None)` is a pending delete)
+    /// and only then the store.
+    ///
+    /// The load is registered before `pending` is asked: a write that lands after the question
+    /// finds the load and marks it stale (so it fills nothing), and a write that landed before it
+    /// is in the answer. Either way no reader that starts after a write returns what the write
+    /// replaced.
     pub(crate) fn get(
         self: &Arc<Self>,
         key: &K,
@@ -82,9 +87,6 @@ where
     ) -> LoadResult<V> {
         if let Some(v) = self.cache.get(key) {
             return Ok(Some(v));
-        }
-        if let Some(p) = pending(key) {
-            return Ok(p);
         }
         if self.negative.as_ref().is_some_and(|n| n.contains_key(key)) {
             return Ok(None);
@@ -121,9 +123,14 @@ where
             load: &load,
             published: false,
         };
+        if let Some(p) = pending(key) {
+            // The write that queued it has put it in the cache already (or removed it).
+            guard.publish(Ok(p.clone()), false);
+            return Ok(p);
+        }
         let k = key.clone();
         let result = self.call(move |s: &S| s.load(&k));
-        guard.publish(result.clone());
+        guard.publish(result.clone(), true);
         result
     }
 
@@ -145,9 +152,10 @@ where
         self.cache.remove(key);
     }
 
-    /// Calls the store; a panic becomes [`ErrorKind::Panicked`](super::ErrorKind::Panicked). With
-    /// a timeout, the call runs on a helper thread and an answer that comes too late becomes
-    /// [`ErrorKind::Timeout`](super::ErrorKind::Timeout) (the late answer is dropped).
+    /// Calls the store; a panic becomes [`ErrorKind::Panicked`](super::ErrorKind::Panicked).
+    /// With a timeout, the call runs on a helper thread (at most `max_store_threads` at once) and
+    /// an answer that comes too late becomes [`ErrorKind::Timeout`](super::ErrorKind::Timeout);
+    /// the late answer is dropped. For reads only: writes go through [`write`](Self::write).
     pub(crate) fn call<R: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&S) -> Result<R, S::Error> + Send + 'static,
@@ -156,30 +164,95 @@ where
             None => panic::catch_unwind(AssertUnwindSafe(|| f(&self.store))),
             Some(limit) => {
                 let core = self.clone();
-                let (tx, rx) = mpsc::sync_channel(1);
-                let spawned = thread::Builder::new()
-                    .name("stratacache-store-call".into())
-                    .spawn(move || {
-                        let r = panic::catch_unwind(AssertUnwindSafe(|| f(&core.store)));
-                        let _ = tx.send(r);
-                    });
-                if let Err(e) = spawned {
-                    return Err(PolicyError::new(
-                        super::ErrorKind::Store,
-                        format!("could not start a thread for the store call: {e}"),
-                    ));
-                }
-                match rx.recv_timeout(limit) {
-                    Ok(answer) => answer,
-                    Err(_) => return Err(PolicyError::timeout(limit)),
-                }
+                let job = move || panic::catch_unwind(AssertUnwindSafe(|| f(&core.store)));
+                self.helpers
+                    .run(Instant::now() + limit, job, drop)
+                    .map_err(|o| overdue(o, limit))?
             }
         };
-        match answer {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(PolicyError::store(e)),
-            Err(payload) => Err(PolicyError::panicked(&*payload)),
-        }
+        settle(answer)
+    }
+
+    /// One store write of `key` under the key's writer lock, then `then` with its result, still
+    /// under the lock (the policy updates its cache there). Without a timeout, that is all.
+    ///
+    /// With a timeout, the whole of it (waiting for the writer lock, for a helper thread, and for
+    /// the store) is bounded by the timeout. A write that has started and not answered in time is
+    /// abandoned with [`ErrorKind::Timeout`](super::ErrorKind::Timeout), but it keeps its key's
+    /// writer lock on its helper thread until the store answers, so the next write of the key
+    /// waits for it (up to its own timeout) and cannot be overtaken; when the answer comes, the
+    /// cached copy is dropped and loads in progress are cancelled, so the cache cannot keep a
+    /// value that the late write replaced. `then` sees the timeout and runs at once.
+    pub(crate) fn write(
+        self: &Arc<Self>,
+        key: &K,
+        op: impl FnOnce(&S, &K) -> Result<(), S::Error> + Send + 'static,
+        then: impl FnOnce(&Self, &Result<(), PolicyError>),
+    ) -> Result<(), PolicyError> {
+        let Some(limit) = self.timeout else {
+            let _writer = self.writer(key);
+            let r = settle(panic::catch_unwind(AssertUnwindSafe(|| {
+                op(&self.store, key)
+            })));
+            then(self, &r);
+            return r;
+        };
+        let deadline = Instant::now() + limit;
+        let Some(writer) = self.writers.lock(key, Some(deadline)) else {
+            let r = Err(PolicyError::new(
+                super::ErrorKind::Timeout,
+                format!("{limit:?} (an earlier write of this key was still running)"),
+            ));
+            then(self, &r);
+            return r;
+        };
+        let (core, k) = (self.clone(), key.clone());
+        let job = move || {
+            let r = panic::catch_unwind(AssertUnwindSafe(|| op(&core.store, &k)));
+            (r, writer, k, core)
+        };
+        let landed = |(_, writer, k, core): (_, KeyLock, K, Arc<Self>)| {
+            // The abandoned write has landed (or failed): nothing cached may predate it.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| core.invalidate(&k)));
+            drop(writer);
+        };
+        let r = match self.helpers.run(deadline, job, landed) {
+            Ok((answer, writer, _, _)) => {
+                let r = settle(answer);
+                then(self, &r);
+                drop(writer);
+                return r;
+            }
+            Err(o) => Err(overdue(o, limit)),
+        };
+        then(self, &r);
+        r
+    }
+}
+
+/// A store call's answer as a policy result.
+fn settle<R, E: std::error::Error + Send + Sync + 'static>(
+    answer: std::thread::Result<Result<R, E>>,
+) -> Result<R, PolicyError> {
+    match answer {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(PolicyError::store(e)),
+        Err(payload) => Err(PolicyError::panicked(&*payload)),
+    }
+}
+
+/// A timed call that did not answer, as a policy error.
+fn overdue(o: Overdue, limit: Duration) -> PolicyError {
+    match o {
+        Overdue::Late => PolicyError::timeout(limit),
+        Overdue::NoHelper => PolicyError::new(
+            super::ErrorKind::Timeout,
+            format!("{limit:?} (every store-call thread was busy with calls still running)"),
+        ),
+        Overdue::Spawn(e) => PolicyError::new(
+            super::ErrorKind::Store,
+            format!("could not start a thread for the store call: {e}"),
+        ),
     }
 }
 
@@ -202,11 +275,13 @@ where
     V: Clone + Send + Sync + 'static,
     S: Store<K, V> + 'static,
 {
-    fn publish(&mut self, result: LoadResult<V>) {
+    /// Hands `result` to the waiters and, with `fill` and unless a write made the load stale,
+    /// puts it in the cache (or the negative cache).
+    fn publish(&mut self, result: LoadResult<V>, fill: bool) {
         self.published = true;
         {
             let mut st = self.load.state.lock();
-            if !st.stale {
+            if fill && !st.stale {
                 // Filling the cache under the load's own lock: a writer marks the load stale
                 // under it too, so a fill either lands before the writer's cache update (which
                 // then wins) or not at all.
@@ -243,10 +318,13 @@ where
 {
     fn drop(&mut self) {
         if !self.published {
-            self.publish(Err(PolicyError::new(
-                super::ErrorKind::Panicked,
-                "the loading caller unwound before the load finished",
-            )));
+            self.publish(
+                Err(PolicyError::new(
+                    super::ErrorKind::Panicked,
+                    "the loading caller unwound before the load finished",
+                )),
+                false,
+            );
         }
     }
 }

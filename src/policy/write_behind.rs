@@ -203,7 +203,7 @@ where
             })?;
         Ok(WriteBehind {
             shared,
-            flusher: Some(flusher),
+            flusher: Mutex::new(Some(flusher)),
         })
     }
 }
@@ -244,7 +244,8 @@ where
     S: Store<K, V> + 'static,
 {
     shared: Arc<Shared<K, V, S>>,
-    flusher: Option<JoinHandle<()>>,
+    /// Taken by the first `close`, which joins it.
+    flusher: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Shared<K, V, S> {
@@ -347,7 +348,7 @@ where
         // The key's writer lock orders this write against other writes of the key and against
         // the flusher's failure handling. It is never held while waiting for room: the flusher
         // may need it to report a failed batch, which is what makes room.
-        let mut writer = sh.core.stripe(&key);
+        let mut writer = sh.core.writer(&key);
         {
             let mut q = sh.queue.lock();
             loop {
@@ -368,7 +369,7 @@ where
                         drop(writer);
                         sh.progress.wait(&mut q);
                         drop(q);
-                        writer = sh.core.stripe(&key);
+                        writer = sh.core.writer(&key);
                         q = sh.queue.lock();
                     }
                 }
@@ -426,23 +427,48 @@ where
         self.shared.flush()
     }
 
-    /// Flushes, then stops the flusher.
+    /// Closes the policy (as [`close`](Self::close)) and drops it.
     ///
     /// # Errors
     ///
-    /// As [`flush`](Self::flush).
-    pub fn shutdown(mut self) -> Result<(), PolicyError> {
-        self.stop()
+    /// As [`close`](Self::close).
+    pub fn shutdown(self) -> Result<(), PolicyError> {
+        self.close()
     }
 
-    fn stop(&mut self) -> Result<(), PolicyError> {
-        let r = self.shared.flush();
+    /// Stops accepting writes, waits until every write accepted before was persisted or
+    /// reported failed, and stops the flusher. Takes `&self`, so that a policy shared behind an
+    /// `Arc` can be closed on a shutdown signal before the process exits. Afterwards `put` and
+    /// `delete` fail with [`ErrorKind::Closed`] (a writer blocked on a full queue too), while
+    /// `get` still reads through. Closing again returns at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WriteFailed`] if writes failed for good while it waited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use stratacache::{Cache, ErrorKind, MemoryStore, WriteBehind};
+    /// let policy = Arc::new(WriteBehind::builder(Cache::new(100), MemoryStore::new()).build()?);
+    /// let worker = policy.clone(); // shared with request handlers
+    /// worker.put(1, "one")?;
+    /// policy.close()?; // on SIGTERM: the write is in the store before the process ends
+    /// assert_eq!(policy.store().peek(&1), Some("one"));
+    /// assert_eq!(worker.put(2, "two").unwrap_err().kind(), ErrorKind::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) -> Result<(), PolicyError> {
+        let mut flusher = self.flusher.lock();
+        let Some(handle) = flusher.take() else {
+            return Ok(());
+        };
         self.shared.queue.lock().closed = true;
         self.shared.wake.notify_all();
         self.shared.progress.notify_all();
-        if let Some(h) = self.flusher.take() {
-            let _ = h.join();
-        }
+        let r = self.shared.flush();
+        let _ = handle.join();
         r
     }
 
@@ -475,9 +501,7 @@ where
     S: Store<K, V> + 'static,
 {
     fn drop(&mut self) {
-        if self.flusher.is_some() {
-            let _ = self.stop();
-        }
+        let _ = self.close();
     }
 }
 
@@ -635,7 +659,7 @@ where
                     {
                         // Under the key's writer lock, so that a newer `put` cannot slip in
                         // between the check and the invalidation.
-                        let _writer = self.core.stripe(key);
+                        let _writer = self.core.writer(key);
                         let latest = ack(&mut self.queue.lock(), key, seq);
                         if latest {
                             let _ =

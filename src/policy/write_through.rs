@@ -10,6 +10,11 @@ use std::sync::Arc;
 /// store holds. Writers of one key are serialised, so the cache ends with the value the store
 /// ends with. `get` reads through like [`CacheAside`](crate::CacheAside).
 ///
+/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
+/// older value, and once the store has settled the cache holds nothing the store does not. A
+/// write abandoned by a timeout is still ordered before the next write of its key, and drops the
+/// cached copy when it lands.
+///
 /// # Examples
 ///
 /// ```
@@ -39,40 +44,44 @@ where
     /// # Errors
     ///
     /// The store's error, returned with the cache unchanged. After a timeout the store may or
-    /// may not hold the value, so the cached copy is dropped instead.
+    /// may not hold the value, so the cached copy is dropped instead; the abandoned write keeps
+    /// the key's writer lock until it lands (later writes of the key wait for it) and drops the
+    /// cached copy again when it does (see
+    /// [`PolicyOptions::timeout`](crate::PolicyOptions::timeout)).
     pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
-        let _writer = self.core.stripe(&key);
-        let (k, v) = (key.clone(), value.clone());
-        match self.core.call(move |s: &S| s.write(&k, &v)) {
-            Ok(()) => {
-                self.core.detach(&key);
-                self.core.cache.insert(key, value);
-                Ok(())
-            }
-            Err(e) => {
-                if e.kind() == ErrorKind::Timeout {
-                    self.core.invalidate(&key);
+        let v = value.clone();
+        self.core.write(
+            &key,
+            move |s: &S, k: &K| s.write(k, &v),
+            |core, r| match r {
+                Ok(()) => {
+                    core.detach(&key);
+                    core.cache.insert(key.clone(), value);
                 }
-                Err(e)
-            }
-        }
+                Err(e) if e.kind() == ErrorKind::Timeout => core.invalidate(&key),
+                Err(_) => {}
+            },
+        )
     }
 
     /// Deletes from the store, then from the cache.
     ///
     /// # Errors
     ///
-    /// The store's error, with the cache unchanged (dropped after a timeout).
+    /// The store's error, with the cache unchanged (dropped after a timeout, as for
+    /// [`put`](Self::put)).
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
-        let _writer = self.core.stripe(key);
-        let k = key.clone();
-        let r = self.core.call(move |s: &S| s.delete(&k));
-        if r.as_ref()
-            .map_or_else(|e| e.kind() == ErrorKind::Timeout, |()| true)
-        {
-            self.core.invalidate(key);
-        }
-        r
+        self.core.write(
+            key,
+            |s: &S, k: &K| s.delete(k),
+            |core, r| {
+                if r.as_ref()
+                    .map_or_else(|e| e.kind() == ErrorKind::Timeout, |()| true)
+                {
+                    core.invalidate(key);
+                }
+            },
+        )
     }
 }
 
