@@ -1,18 +1,33 @@
 //! [`Layered`]: a fast shared tier (Redis) in front of the database, itself a [`Store`].
 
-use super::{Store, WriteOp};
+use super::{Leased, Store, WriteOp};
 use std::error::Error;
 use std::fmt;
 
 /// Two stores as one: a shared cache tier (`front`, say a `RedisStore`) in front of the database
 /// (`back`, say a `SqliteStore`). It is a [`Store`], so every policy works over it.
 ///
-/// - `load` tries the front, then the back, and fills the front with what the back returned
-///   (through [`Store::fill`], which for Redis does not overwrite a newer value). A front that
-///   fails is skipped: reads go on from the database while the cache tier is down.
-/// - `write`, `delete` and `write_batch` go to the back first, then update (or delete) the front.
-///   A front that fails after the back succeeded is reported as [`LayeredError::Front`]: the
-///   database holds the write, the front may be stale until its TTL.
+/// - `load` asks the front with [`Store::load_or_lease`]; on a miss it reads the back and fills
+///   the front with what it read through [`Store::fill`], which stores only while the lease the
+///   miss was given holds. A front that fails is skipped: reads go on from the database while
+///   the cache tier is down.
+/// - `write`, `delete` and `write_batch` go to the back first, then update (or delete) the front,
+///   which revokes the key's lease. A front that fails after the back succeeded is reported as
+///   [`LayeredError::Front`]: the database holds the write, the front may be stale until its TTL.
+///
+/// Invariant: a fill never lands over a newer write or a newer delete of its key, in any
+/// process. The lease is taken before the database is read and revoked after the database is
+/// written, so a fill whose value was read before a write finds its lease gone. A front that
+/// hands out no leases (the default of `load_or_lease`) is never filled.
+///
+/// Consistency model, for a key written through `Layered` (readers in any process):
+///
+/// | after | the database | the front tier | a reader of the front sees |
+/// |---|---|---|---|
+/// | `write`/`delete` returned `Ok` | the new value | the new value, or nothing | the new value (or reads it from the database) from then on |
+/// | `write` returned `Front` error | the new value | possibly the old value | the old value until the front's TTL (none: until the next write) |
+/// | a fill, racing a write or delete | untouched | never the filled value over the newer one | the newer value, or a miss |
+/// | a reader crashed holding a lease | untouched | nothing filled | a miss; the lease expires (`RedisStore`: after its lease TTL) |
 ///
 /// # Examples
 ///
@@ -85,15 +100,15 @@ where
     type Error = LayeredError<F::Error, B::Error>;
 
     fn load(&self, key: &K) -> Result<Option<V>, Self::Error> {
-        let front_ok = match self.front.load(key) {
-            Ok(Some(v)) => return Ok(Some(v)),
-            Ok(None) => true,
-            Err(_) => false,
+        let lease = match self.front.load_or_lease(key) {
+            Ok(Leased::Hit(v)) => return Ok(Some(v)),
+            Ok(Leased::Miss(lease)) => lease,
+            Err(_) => None,
         };
         let v = self.back.load(key).map_err(LayeredError::Back)?;
-        if let (true, Some(v)) = (front_ok, &v) {
-            // A failed fill only costs the next reader a trip to the database.
-            let _ = self.front.fill(key, v);
+        if let (Some(lease), Some(v)) = (lease, &v) {
+            // A failed or refused fill only costs the next reader a trip to the database.
+            let _ = self.front.fill(key, v, lease);
         }
         Ok(v)
     }

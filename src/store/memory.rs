@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: a `HashMap` store with optional injected latency and failures, for examples,
 //! tests and users' own tests.
 
-use super::{Store, WriteOp};
+use super::{FillLease, Leased, Store, WriteOp};
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashMap;
@@ -20,6 +20,10 @@ use std::time::Duration;
 ///
 /// A failed call changes nothing. Counters tell how often each method ran.
 ///
+/// As the front tier of a [`Layered`](crate::Layered) store it hands out fill leases: a miss
+/// gets one, a write or delete of the key revokes it, and [`Store::fill`] stores only under a
+/// lease that still holds, so a fill never overwrites a newer write or delete.
+///
 /// # Examples
 ///
 /// ```
@@ -33,12 +37,48 @@ use std::time::Duration;
 /// ```
 pub struct MemoryStore<K, V> {
     map: Mutex<HashMap<K, V>>,
+    /// Outstanding fill leases; locked after `map`, whose writes revoke them.
+    leases: Mutex<Leases<K>>,
     latency: Mutex<Duration>,
     faults: Mutex<Faults>,
     loads: AtomicU64,
     writes: AtomicU64,
     deletes: AtomicU64,
     batches: AtomicU64,
+}
+
+/// At most this many fill leases are kept; past it they are all revoked (which only costs the
+/// fills of reads in progress), so keys that miss everywhere cannot grow the table.
+const MAX_LEASES: usize = 4_096;
+
+struct Leases<K> {
+    by_key: HashMap<K, u64>,
+    next: u64,
+}
+
+impl<K: Hash + Eq + Clone> Leases<K> {
+    /// The key's lease: the outstanding one, or a new one.
+    fn grant(&mut self, key: &K) -> FillLease {
+        if let Some(&t) = self.by_key.get(key) {
+            return FillLease::new(t);
+        }
+        if self.by_key.len() >= MAX_LEASES {
+            self.by_key.clear();
+        }
+        self.next += 1;
+        self.by_key.insert(key.clone(), self.next);
+        FillLease::new(self.next)
+    }
+
+    /// Consumes `lease` if it is the key's outstanding one.
+    fn redeem(&mut self, key: &K, lease: FillLease) -> bool {
+        if self.by_key.get(key) == Some(&lease.token()) {
+            self.by_key.remove(key);
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[derive(Default)]
@@ -89,6 +129,10 @@ impl<K, V> MemoryStore<K, V> {
     pub fn new() -> Self {
         MemoryStore {
             map: Mutex::new(HashMap::new()),
+            leases: Mutex::new(Leases {
+                by_key: HashMap::new(),
+                next: 0,
+            }),
             latency: Mutex::new(Duration::ZERO),
             faults: Mutex::new(Faults::default()),
             loads: AtomicU64::new(0),
@@ -219,13 +263,17 @@ where
 
     fn write(&self, key: &K, value: &V) -> Result<(), MemoryStoreError> {
         self.call("write", &self.writes)?;
-        self.map.lock().insert(key.clone(), value.clone());
+        let mut map = self.map.lock();
+        self.leases.lock().by_key.remove(key);
+        map.insert(key.clone(), value.clone());
         Ok(())
     }
 
     fn delete(&self, key: &K) -> Result<(), MemoryStoreError> {
         self.call("delete", &self.deletes)?;
-        self.map.lock().remove(key);
+        let mut map = self.map.lock();
+        self.leases.lock().by_key.remove(key);
+        map.remove(key);
         Ok(())
     }
 
@@ -233,7 +281,9 @@ where
     fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), MemoryStoreError> {
         self.call("write_batch", &self.batches)?;
         let mut map = self.map.lock();
+        let mut leases = self.leases.lock();
         for op in ops {
+            leases.by_key.remove(op.key());
             match op {
                 WriteOp::Put(k, v) => {
                     self.writes.fetch_add(1, Ordering::Relaxed);
@@ -246,5 +296,26 @@ where
             }
         }
         Ok(())
+    }
+
+    /// Counted as a load.
+    fn load_or_lease(&self, key: &K) -> Result<Leased<V>, MemoryStoreError> {
+        self.call("load", &self.loads)?;
+        let map = self.map.lock();
+        Ok(match map.get(key) {
+            Some(v) => Leased::Hit(v.clone()),
+            None => Leased::Miss(Some(self.leases.lock().grant(key))),
+        })
+    }
+
+    /// Counted as a write.
+    fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, MemoryStoreError> {
+        self.call("write", &self.writes)?;
+        let mut map = self.map.lock();
+        if !self.leases.lock().redeem(key, lease) {
+            return Ok(false);
+        }
+        map.insert(key.clone(), value.clone());
+        Ok(true)
     }
 }

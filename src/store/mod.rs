@@ -85,12 +85,59 @@ pub trait Store<K, V>: Send + Sync {
         Ok(())
     }
 
-    /// Stores a value just read from a slower store, as a cache tier does on a miss. Default:
-    /// [`write`](Self::write). A tier that can should not overwrite a value that is already there
-    /// (a concurrent write is newer than what was read); `RedisStore` uses `SET NX`.
-    fn fill(&self, key: &K, value: &V) -> Result<(), Self::Error> {
-        self.write(key, value)
+    /// A cache tier's read on the way to a slower store: the value, or a miss with a
+    /// [`FillLease`] that lets the reader [`fill`](Self::fill) the key with what it then reads
+    /// from the slower store. Default: [`load`](Self::load), and a miss without a lease (this
+    /// store is then never filled).
+    ///
+    /// A tier that hands out leases must revoke a key's lease whenever the key is written or
+    /// deleted, and hand every miss between two such revocations the same lease (or a fresh one
+    /// after it expired), so that a fill can never land over a newer write or a newer delete.
+    fn load_or_lease(&self, key: &K) -> Result<Leased<V>, Self::Error> {
+        Ok(match self.load(key)? {
+            Some(v) => Leased::Hit(v),
+            None => Leased::Miss(None),
+        })
     }
+
+    /// Stores `value`, just read from a slower store after a miss that handed out `lease`, if
+    /// the lease still holds: no write or delete of the key came in between and the lease has
+    /// not expired. Returns whether it stored. Default: stores nothing (`Ok(false)`), which is
+    /// always safe. `RedisStore` and `MemoryStore` check leases.
+    fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, Self::Error> {
+        let _ = (key, value, lease);
+        Ok(false)
+    }
+}
+
+/// A permission to [`fill`](Store::fill) one key of a cache tier, handed out by the miss
+/// ([`Store::load_or_lease`]) whose reader is about to read the slower store. A write or delete
+/// of the key revokes it, so the fill of a value read before that write cannot land after it
+/// (the technique of memcache's leases, Nishtala et al., NSDI 2013).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FillLease(u64);
+
+impl FillLease {
+    /// A lease with this token (for stores that hand out leases).
+    #[must_use]
+    pub const fn new(token: u64) -> Self {
+        FillLease(token)
+    }
+
+    /// The token.
+    #[must_use]
+    pub const fn token(self) -> u64 {
+        self.0
+    }
+}
+
+/// What [`Store::load_or_lease`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leased<V> {
+    /// The value.
+    Hit(V),
+    /// Nothing there; with a lease, the reader may fill the key.
+    Miss(Option<FillLease>),
 }
 
 /// One write of a batch.
@@ -126,7 +173,10 @@ impl<K, V, S: Store<K, V> + ?Sized> Store<K, V> for Arc<S> {
     fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), Self::Error> {
         (**self).write_batch(ops)
     }
-    fn fill(&self, key: &K, value: &V) -> Result<(), Self::Error> {
-        (**self).fill(key, value)
+    fn load_or_lease(&self, key: &K) -> Result<Leased<V>, Self::Error> {
+        (**self).load_or_lease(key)
+    }
+    fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, Self::Error> {
+        (**self).fill(key, value, lease)
     }
 }

@@ -2,7 +2,7 @@
 //! invalidation bus: timeouts on connect, read and write, and reconnection with backoff.
 
 use super::codec::{decode, encode};
-use super::{Store, WriteOp};
+use super::{FillLease, Leased, Store, WriteOp};
 use parking_lot::Mutex;
 use redis::{Client, Connection, RedisError};
 use serde::Serialize;
@@ -10,6 +10,36 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
+
+/// How long a fill lease lasts by default: a reader that took a lease on a miss must fill the
+/// key within this long, or its fill is refused (a crashed reader blocks nothing for longer).
+pub const DEFAULT_FILL_LEASE: Duration = Duration::from_secs(10);
+
+/// On a miss: the value, or the key's outstanding fill lease, or a new one (from a per-namespace
+/// counter). KEYS: value, lease, lease counter; ARGV: lease lifetime in ms.
+const LOAD_OR_LEASE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then return {1, v} end
+local t = redis.call('GET', KEYS[2])
+if not t then
+  t = tostring(redis.call('INCR', KEYS[3]))
+  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
+end
+return {0, t}
+";
+
+/// Stores a fill only under the key's outstanding lease, which it consumes. KEYS: value, lease;
+/// ARGV: lease token, value, expiry in seconds (0: none).
+const FILL: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'NX')
+end
+return 1
+";
 
 /// How long connecting may take by default before the call fails.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -216,6 +246,7 @@ pub struct RedisStore<K, V> {
     link: Link,
     namespace: String,
     ttl: Option<Duration>,
+    lease: Duration,
     _types: PhantomData<fn(K, V)>,
 }
 
@@ -231,6 +262,7 @@ impl<K, V> RedisStore<K, V> {
             link: Link::open(url, Timeouts::default())?,
             namespace: "stratacache".into(),
             ttl: None,
+            lease: DEFAULT_FILL_LEASE,
             _types: PhantomData,
         })
     }
@@ -246,6 +278,14 @@ impl<K, V> RedisStore<K, V> {
     #[must_use]
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
+        self
+    }
+
+    /// How long a fill lease lasts (default [`DEFAULT_FILL_LEASE`]; at least 1 ms): the longest
+    /// a reader may take between its miss and its fill.
+    #[must_use]
+    pub fn with_fill_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(1));
         self
     }
 
@@ -282,12 +322,28 @@ impl<K, V> RedisStore<K, V> {
         Ok(k)
     }
 
+    /// Where the fill lease of the value key `k` lives: the namespace, a NUL (which no value key
+    /// has there, since they continue with `:`), `lease:`, the encoded key.
+    fn lease_key(&self, k: &[u8]) -> Vec<u8> {
+        let mut l = Vec::with_capacity(k.len() + 7);
+        l.extend_from_slice(self.namespace.as_bytes());
+        l.extend_from_slice(b"\0lease:");
+        l.extend_from_slice(&k[self.namespace.len() + 1..]);
+        l
+    }
+
+    /// The per-namespace counter that lease tokens come from.
+    fn lease_counter(&self) -> Vec<u8> {
+        let mut c = self.namespace.as_bytes().to_vec();
+        c.extend_from_slice(b"\0lease-counter");
+        c
+    }
+
     fn ttl_secs(&self) -> Option<u64> {
         self.ttl.map(|t| t.as_secs().max(1))
     }
 
-    /// Writes `value` under `key` only if Redis holds nothing there (`SET … NX`): how a layered
-    /// store fills Redis from the database without overwriting a newer write.
+    /// Writes `value` under `key` only if Redis holds nothing there (`SET … NX`).
     ///
     /// # Errors
     ///
@@ -305,6 +361,22 @@ impl<K, V> RedisStore<K, V> {
         }
         self.link.with(|c| cmd.query::<Option<String>>(c).map(drop))
     }
+
+    /// Adds a write of `k` to `pipe`: revoke the key's fill lease, then set the value. In this
+    /// order a fill can only land before the new value (which overwrites it), never after.
+    fn queue_set(&self, pipe: &mut redis::Pipeline, k: Vec<u8>, v: Vec<u8>) {
+        pipe.cmd("DEL").arg(self.lease_key(&k)).ignore();
+        let cmd = pipe.cmd("SET").arg(k).arg(v);
+        if let Some(s) = self.ttl_secs() {
+            cmd.arg("EX").arg(s);
+        }
+        cmd.ignore();
+    }
+
+    /// Adds a delete of `k` to `pipe`: the value and its fill lease, in one command.
+    fn queue_del(&self, pipe: &mut redis::Pipeline, k: Vec<u8>) {
+        pipe.cmd("DEL").arg(self.lease_key(&k)).arg(k).ignore();
+    }
 }
 
 impl<K, V> Store<K, V> for RedisStore<K, V>
@@ -320,45 +392,70 @@ where
         bytes.map(|b| decode(&b).map_err(codec)).transpose()
     }
 
+    /// Also revokes the key's fill lease (same round trip).
     fn write(&self, key: &K, value: &V) -> Result<(), RedisStoreError> {
         let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(k).arg(v);
-        if let Some(s) = self.ttl_secs() {
-            cmd.arg("EX").arg(s);
-        }
-        self.link.with(|c| cmd.exec(c))
+        let mut pipe = redis::pipe();
+        self.queue_set(&mut pipe, k, v);
+        self.link.with(|c| pipe.exec(c))
     }
 
+    /// Also revokes the key's fill lease (same command).
     fn delete(&self, key: &K) -> Result<(), RedisStoreError> {
-        let k = self.key(key)?;
-        self.link.with(|c| redis::cmd("DEL").arg(k).exec(c))
+        let mut pipe = redis::pipe();
+        self.queue_del(&mut pipe, self.key(key)?);
+        self.link.with(|c| pipe.exec(c))
     }
 
-    /// One pipeline, in a `MULTI`/`EXEC` transaction.
+    /// One pipeline, in a `MULTI`/`EXEC` transaction; revokes the fill leases of the keys.
     fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), RedisStoreError> {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for op in ops {
             match op {
                 WriteOp::Put(k, v) => {
-                    let (k, v) = (self.key(k)?, encode(v).map_err(codec)?);
-                    let cmd = pipe.cmd("SET").arg(k).arg(v);
-                    if let Some(s) = self.ttl_secs() {
-                        cmd.arg("EX").arg(s);
-                    }
-                    cmd.ignore();
+                    self.queue_set(&mut pipe, self.key(k)?, encode(v).map_err(codec)?);
                 }
-                WriteOp::Delete(k) => {
-                    pipe.cmd("DEL").arg(self.key(k)?).ignore();
-                }
+                WriteOp::Delete(k) => self.queue_del(&mut pipe, self.key(k)?),
             }
         }
         self.link.with(|c| pipe.exec(c))
     }
 
-    fn fill(&self, key: &K, value: &V) -> Result<(), RedisStoreError> {
-        self.write_if_absent(key, value)
+    /// One round trip (a script): the value, or the key's fill lease.
+    fn load_or_lease(&self, key: &K) -> Result<Leased<V>, RedisStoreError> {
+        let k = self.key(key)?;
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(LOAD_OR_LEASE)
+            .arg(3)
+            .arg(&k)
+            .arg(self.lease_key(&k))
+            .arg(self.lease_counter())
+            .arg(self.lease.as_millis().min(u64::MAX.into()) as u64);
+        let (found, bytes): (u8, Vec<u8>) = self.link.with(|c| cmd.query(c))?;
+        if found == 1 {
+            return decode(&bytes).map_err(codec).map(Leased::Hit);
+        }
+        let token = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| codec(postcard::Error::DeserializeBadEncoding))?;
+        Ok(Leased::Miss(Some(FillLease::new(token))))
+    }
+
+    /// Stores only under the key's outstanding lease (a script), with the store's TTL.
+    fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, RedisStoreError> {
+        let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(FILL)
+            .arg(2)
+            .arg(&k)
+            .arg(self.lease_key(&k))
+            .arg(lease.token().to_string())
+            .arg(v)
+            .arg(self.ttl_secs().unwrap_or(0));
+        let stored: u8 = self.link.with(|c| cmd.query(c))?;
+        Ok(stored == 1)
     }
 }
 

@@ -11,7 +11,7 @@ use super::codec::{decode, encode};
 use super::redis::{
     Link, MAX_RECONNECT_BACKOFF, RECONNECT_BACKOFF, RedisStoreError, Timeouts, codec,
 };
-use super::{Store, WriteOp};
+use super::{FillLease, Leased, Store, WriteOp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::hash_map::RandomState;
@@ -237,7 +237,9 @@ fn subscribe_loop<K: DeserializeOwned>(
                 Err(e) if e.is_timeout() => {
                     // A silent socket may be a dead one: ask the server now and then.
                     quiet += POLL;
-                    if quiet >= link.timeouts.io && pubsub.ping::<String>().is_err() {
+                    if quiet >= link.timeouts.io
+                        && !pubsub.ping::<redis::Value>().is_ok_and(|v| is_pong(&v))
+                    {
                         break;
                     }
                     if quiet >= link.timeouts.io {
@@ -373,8 +375,13 @@ where
         Ok(())
     }
 
-    fn fill(&self, key: &K, value: &V) -> Result<(), S::Error> {
-        self.inner.fill(key, value)
+    fn load_or_lease(&self, key: &K) -> Result<Leased<V>, S::Error> {
+        self.inner.load_or_lease(key)
+    }
+
+    /// Not announced: a fill stores what the database already holds.
+    fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, S::Error> {
+        self.inner.fill(key, value, lease)
     }
 }
 
@@ -383,5 +390,40 @@ impl<S: fmt::Debug, K> fmt::Debug for Publishing<S, K> {
         f.debug_struct("Publishing")
             .field("inner", &self.inner)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether `reply` answers a PING: `PONG` outside subscribed mode and in RESP3, the array
+/// `["pong", ""]` in RESP2 subscribed mode (which is how a subscriber's ping is answered).
+fn is_pong(reply: &redis::Value) -> bool {
+    use redis::Value;
+    let pong = |v: &Value| match v {
+        Value::SimpleString(s) => s.eq_ignore_ascii_case("pong"),
+        Value::BulkString(b) => b.eq_ignore_ascii_case(b"pong"),
+        _ => false,
+    };
+    match reply {
+        Value::Array(items) => items.first().is_some_and(pong),
+        other => pong(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_pong;
+    use redis::Value;
+
+    #[test]
+    fn a_subscribed_connection_answers_ping_with_an_array() {
+        let resp2_subscribed = Value::Array(vec![
+            Value::BulkString(b"pong".to_vec()),
+            Value::BulkString(Vec::new()),
+        ]);
+        assert!(is_pong(&resp2_subscribed));
+        assert!(is_pong(&Value::SimpleString("PONG".into())));
+        assert!(!is_pong(&Value::Nil));
+        assert!(!is_pong(&Value::Array(vec![Value::BulkString(
+            b"message".to_vec()
+        )])));
     }
 }
