@@ -1,4 +1,5 @@
 #![allow(dead_code)]
 pub mod fuzz;
+pub mod gate;
 pub mod model;
 pub mod trace;
