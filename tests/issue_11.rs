@@ -373,3 +373,44 @@ fn panicking_clone_in_the_leader_does_not_strand_waiters() {
     }
     panic!("the waiter never reached its wait before the leader's hand-off");
 }
+
+// ---- no user-code panic strands a waiter: a `Hash` that panics while the leader unregisters ----
+
+thread_local! {
+    /// Counts this thread's hashes of `Flaky` keys; the one numbered `FLAKY_AT` panics.
+    static FLAKY_HASHES: Cell<Option<usize>> = const { Cell::new(None) };
+}
+/// The leader's hashes of its key: the cache's lookup, the load's registration, the store's
+/// map, the fill's insert into the cache, then its unregistration: that one panics.
+const FLAKY_AT: usize = 5;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Flaky(u32);
+
+impl Hash for Flaky {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        if let Some(n) = FLAKY_HASHES.get() {
+            FLAKY_HASHES.set(Some(n + 1));
+            if n + 1 == FLAKY_AT {
+                panic!("Hash panicked on purpose");
+            }
+        }
+        self.0.hash(h);
+    }
+}
+
+#[test]
+fn a_load_left_registered_by_a_panicking_hash_is_not_served_again() {
+    let store = MemoryStore::new();
+    store.write(&Flaky(1), &1u64).unwrap();
+    let policy = CacheAside::new(Cache::new(10), store);
+    FLAKY_HASHES.set(Some(0));
+    let r = panic::catch_unwind(AssertUnwindSafe(|| policy.get(&Flaky(1))));
+    FLAKY_HASHES.set(None);
+    assert!(r.is_err(), "the hash bomb did not go off");
+    // The store changes; the cached copy is dropped; the next read must load again, not be
+    // handed the result of the load that could not unregister itself.
+    policy.store().write(&Flaky(1), &2).unwrap();
+    policy.cache().remove(&Flaky(1));
+    assert_eq!(policy.get(&Flaky(1)).unwrap(), Some(2));
+}

@@ -94,8 +94,10 @@ where
         let (load, leader) = {
             let mut loads = self.loads.lock();
             match loads.get(key) {
-                Some(l) => (l.clone(), false),
-                None => {
+                // A load with a result is over; it is still registered only if a panicking
+                // `Hash` kept its leader from removing it. Start afresh rather than serve it.
+                Some(l) if l.state.lock().result.is_none() => (l.clone(), false),
+                _ => {
                     let l = Arc::new(Load {
                         state: Mutex::new(LoadState {
                             stale: false,
