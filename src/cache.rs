@@ -451,7 +451,9 @@ where
     /// and get a clone. No lock is held while `init` runs.
     ///
     /// If `init` panics, the panic goes to its caller, and the waiting callers retry (one of them
-    /// runs its own `init`); the key is never left locked.
+    /// runs its own `init`); the key is never left locked. No panic of user code (`init`, the
+    /// key's `Hash` or `Eq`, `V::clone`, the weigher, the listener, a `Drop`) leaves a waiter
+    /// waiting: the leader's flight ends however the leader unwinds.
     ///
     /// # Examples
     ///

@@ -225,6 +225,15 @@ where
 ///
 /// Delivery is at least once: after a retry the store may see a write twice.
 ///
+/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
+/// older value, before or after the write is flushed (a read that misses the cache registers its
+/// load before it looks at the pending writes, so a write racing it either is among them or
+/// marks the load stale); and once [`flush`](Self::flush) has returned, the cache holds nothing
+/// the store does not.
+///
+/// Shutdown: [`close`](Self::close) takes `&self`, so a policy shared behind an `Arc` can be
+/// flushed and closed on a shutdown signal; see `examples/graceful_shutdown.rs`.
+///
 /// # Examples
 ///
 /// ```

@@ -59,6 +59,12 @@ struct Shared {
 /// [`Invalidation::All`] at once — the process cannot know what it missed, so it clears its
 /// cache — and again each time the subscriber has reconnected and resubscribed, with backoff.
 ///
+/// Invariant: an idle bus stays subscribed, and a bus that really lost its subscription sends
+/// `All`. After a second of quiet the subscriber pings the server; any answer, including the
+/// `["pong", ""]` that Redis gives a subscribed RESP2 connection, proves the connection alive, and
+/// only an error or silence past the I/O timeout counts as lost. So `All` comes once at
+/// subscription and then only after a real loss, never from quiet alone.
+///
 /// # Consistency
 ///
 /// After a `put` returns in process A, a reader in process B can see the old value until the
