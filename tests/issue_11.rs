@@ -246,26 +246,11 @@ fn cache_aside_late_write_drops_the_copy_loaded_meanwhile() {
 
 // ---- 5. Layered with a MemoryStore front: a fill must not overwrite a newer write or delete ----
 
-/// A load reads 1 from the database and stalls; `write` runs; the load's fill of the front tier
-/// must not land over it. Returns what the front holds afterwards.
+/// What the front holds after a fill raced `write` (see `common::gate::fill_racing`).
 fn fill_racing(write: impl FnOnce(&Layered<MemoryStore<u32, u64>, Arc<Gated>>)) -> Option<u64> {
-    let back = Arc::new(Gated::default());
-    back.inner.write(&1, &1).unwrap();
-    *back.hold_load.lock() = Some(1);
-    back.load_gate.close();
-    let tiers = Arc::new(Layered::new(MemoryStore::new(), back.clone()));
-    let reader = {
-        let t = tiers.clone();
-        thread::spawn(move || t.load(&1).unwrap())
-    };
-    back.load_gate.wait_for(1);
-    write(&tiers);
-    back.load_gate.open();
-    assert_eq!(reader.join().unwrap(), Some(1));
-    *back.hold_load.lock() = None;
-    let front = tiers.front().peek(&1);
-    assert_eq!(tiers.load(&1).unwrap(), back.inner.peek(&1));
-    front
+    common::gate::fill_racing(MemoryStore::new(), write)
+        .front()
+        .peek(&1)
 }
 
 #[test]

@@ -258,28 +258,15 @@ fn two_caches_in_one_process_stay_coherent_under_load() {
 /// `delete` (or `write`) goes through both tiers; the stalled fill must then not put "old" back
 /// into Redis, where every process would read it.
 fn redis_fill_racing(ns: &str, write: impl FnOnce(&Layered<RedisStore<u32, u64>, Arc<Gated>>)) {
-    let back = Arc::new(Gated::default());
-    back.inner.write(&1, &1).unwrap();
-    *back.hold_load.lock() = Some(1);
-    back.load_gate.close();
     let front: RedisStore<u32, u64> = RedisStore::open(&url()).unwrap().with_namespace(ns);
-    let tiers = Arc::new(Layered::new(front, back.clone()));
-    let reader = {
-        let t = tiers.clone();
-        thread::spawn(move || t.load(&1).unwrap())
-    };
-    back.load_gate.wait_for(1);
-    write(&tiers);
-    back.load_gate.open();
-    assert_eq!(reader.join().unwrap(), Some(1));
-    *back.hold_load.lock() = None;
+    let tiers = common::gate::fill_racing(front, write);
     assert_eq!(
         tiers.front().load(&1).unwrap(),
-        back.inner.peek(&1),
+        tiers.back().inner.peek(&1),
         "Redis holds what the stalled fill read, not what the database holds"
     );
     // Without a race, a miss fills Redis.
-    back.inner.write(&2, &20).unwrap();
+    tiers.back().inner.write(&2, &20).unwrap();
     assert_eq!(tiers.load(&2).unwrap(), Some(20));
     assert_eq!(tiers.front().load(&2).unwrap(), Some(20));
 }

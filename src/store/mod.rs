@@ -13,8 +13,8 @@ mod redis;
 mod redis_bus;
 #[cfg(feature = "redis")]
 pub use self::redis::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF, RECONNECT_BACKOFF,
-    RedisStore, RedisStoreError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_FILL_LEASE, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF,
+    RECONNECT_BACKOFF, RedisStore, RedisStoreError,
 };
 #[cfg(feature = "redis")]
 pub use redis_bus::{Invalidation, InvalidationBus, Publishing};

@@ -2,7 +2,9 @@
 //! and the test can wait until the call has arrived there.
 
 use parking_lot::{Condvar, Mutex};
-use stratacache::{MemoryStore, MemoryStoreError, Store, WriteOp};
+use std::sync::Arc;
+use std::thread;
+use stratacache::{Layered, MemoryStore, MemoryStoreError, Store, WriteOp};
 
 /// A gate calls park at while it is closed; the test can wait until `n` of them have arrived.
 #[derive(Default)]
@@ -85,4 +87,30 @@ impl Store<u32, u64> for Gated {
     fn write_batch(&self, ops: &[WriteOp<u32, u64>]) -> Result<(), MemoryStoreError> {
         self.inner.write_batch(ops)
     }
+}
+
+/// The fill race of a layered store: the database (`back`) holds 1 under key 1; a load through
+/// `Layered::new(front, back)` misses the front, reads 1 from the database and stalls; `write`
+/// runs; then the load goes on and fills the front if it may. Returns the tiers, for the caller
+/// to check what the front holds.
+pub fn fill_racing<F: Store<u32, u64> + 'static>(
+    front: F,
+    write: impl FnOnce(&Layered<F, Arc<Gated>>),
+) -> Arc<Layered<F, Arc<Gated>>> {
+    let back = Arc::new(Gated::default());
+    back.inner.write(&1, &1).unwrap();
+    *back.hold_load.lock() = Some(1);
+    back.load_gate.close();
+    let tiers = Arc::new(Layered::new(front, back.clone()));
+    let reader = {
+        let t = tiers.clone();
+        thread::spawn(move || t.load(&1).unwrap())
+    };
+    back.load_gate.wait_for(1);
+    write(&tiers);
+    back.load_gate.open();
+    assert_eq!(reader.join().unwrap(), Some(1));
+    *back.hold_load.lock() = None;
+    assert_eq!(tiers.load(&1).unwrap(), back.inner.peek(&1));
+    tiers
 }
