@@ -10,6 +10,7 @@ use hashbrown::DefaultHashBuilder;
 use std::borrow::Borrow;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -490,62 +491,141 @@ where
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
         let hash = self.hash(&key);
-        let shard = self.shard(hash);
-        // A hit needs only the shared lock, like `get`. A miss (counted there) goes on under the
-        // exclusive lock, where "is it there, and is somebody loading it" is one question.
-        let mut record = match shard.lookup(hash, &key, &self.now(), true) {
-            Lookup::Hit(v) => return Ok(v),
-            Lookup::Miss => false,
-            Lookup::Retry => true,
-        };
-        let signal = loop {
-            let now = self.now();
-            let mut out = Removals::new();
-            let mut core = shard.write();
-            if let Some(v) = core.get(hash, &key, &now, true, record, &mut out) {
-                drop(core);
-                self.deliver(out);
-                return Ok(v);
-            }
-            record = false;
-            match core.flights.find(hash, &key) {
-                Some(found) => {
-                    drop(core);
-                    self.deliver(out);
-                    let (signal, same) = match found {
-                        Found::Same(s) => (s, true),
-                        Found::Maybe(s) => (s, false),
-                    };
+        let (mut key, mut record) = (key, true);
+        let lead = loop {
+            match self.flight_step(hash, key, &mut record) {
+                Step::Hit(v) => return Ok(v),
+                Step::Lead(lead) => break lead,
+                Step::Wait(k, signal, same) => {
+                    key = k;
                     match signal.wait() {
                         Outcome::Value(v) if same => return Ok(v),
                         _ => continue,
                     }
                 }
-                None => {
-                    let signal = core.flights.start(hash, key);
-                    drop(core);
-                    let lead = Lead {
-                        shard,
-                        signal,
-                        ended: false,
-                    };
-                    self.deliver(out);
-                    break lead;
+            }
+        };
+        // An error or a panic from here on abandons the flight (see `Lead::drop`).
+        let value = init()?;
+        Ok(self.land(hash, lead, value))
+    }
+
+    /// The async twin of [`get_or_insert_with`](Self::get_or_insert_with): on a miss exactly
+    /// one caller per key awaits `init`; the others wait for its value without blocking a
+    /// thread (they are woken by the leader). Needs no runtime: it runs on any executor.
+    ///
+    /// If the leading caller's future is dropped (cancelled) or `init` panics, no waiter hangs
+    /// or inherits the failure: the next waiter leads and awaits its own `init`. A dropped
+    /// waiter simply leaves. The future is `Send` when `K`, `V` and `F` are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures_executor_stand_in::block_on(async {
+    /// let cache = stratacache::Cache::new(10);
+    /// assert_eq!(cache.get_or_insert_with_async(7, async { 49 }).await, 49);
+    /// assert_eq!(cache.get_or_insert_with_async(7, async { unreachable!() }).await, 49);
+    /// # });
+    /// # mod futures_executor_stand_in {
+    /// #     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #         let mut f = std::pin::pin!(f);
+    /// #         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #         loop {
+    /// #             if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #         }
+    /// #     }
+    /// # }
+    /// ```
+    pub async fn get_or_insert_with_async<F: Future<Output = V>>(&self, key: K, init: F) -> V {
+        match self
+            .try_get_or_insert_with_async(key, async { Ok::<V, Infallible>(init.await) })
+            .await
+        {
+            Ok(v) => v,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`get_or_insert_with_async`](Self::get_or_insert_with_async) with a fallible
+    /// `init`: an error is returned to the caller whose `init` it was and is not cached; waiting
+    /// callers do not inherit it (the next one leads).
+    ///
+    /// # Errors
+    ///
+    /// The error of this caller's own `init`.
+    pub async fn try_get_or_insert_with_async<E, F: Future<Output = Result<V, E>>>(
+        &self,
+        key: K,
+        init: F,
+    ) -> Result<V, E> {
+        let hash = self.hash(&key);
+        let (mut key, mut record) = (key, true);
+        let lead = loop {
+            match self.flight_step(hash, key, &mut record) {
+                Step::Hit(v) => return Ok(v),
+                Step::Lead(lead) => break lead,
+                Step::Wait(k, signal, same) => {
+                    key = k;
+                    match signal.wait_async().await {
+                        Outcome::Value(v) if same => return Ok(v),
+                        _ => continue,
+                    }
                 }
             }
         };
-        self.lead(hash, signal, init)
+        // An error, a panic or a drop of this future from here on abandons the flight.
+        let value = init.await?;
+        Ok(self.land(hash, lead, value))
     }
 
-    /// The leader's part of a flight: run `init`, weigh outside the lock, insert, wake waiters.
-    fn lead<E>(
-        &self,
-        hash: u64,
-        mut lead: Lead<'_, K, V>,
-        init: impl FnOnce() -> Result<V, E>,
-    ) -> Result<V, E> {
-        // An error or a panic from here on abandons the flight (see `Lead::drop`).
-        let value = init()?;
+    /// One step of a flight for `key`: its value, or the flight to wait for (with the key back,
+    /// and whether the flight is for this very key), or the lead of a new flight. A hit needs
+    /// only the shared lock, like `get`; a miss (counted there once: `record` turns false) goes
+    /// on under the exclusive lock, where "is it there, and is somebody loading it" is one
+    /// question. No lock is held when it returns.
+    fn flight_step(&self, hash: u64, key: K, record: &mut bool) -> Step<'_, K, V> {
+        let shard = self.shard(hash);
+        if *record {
+            match shard.lookup(hash, &key, &self.now(), true) {
+                Lookup::Hit(v) => return Step::Hit(v),
+                Lookup::Miss => *record = false,
+                Lookup::Retry => {}
+            }
+        }
+        let now = self.now();
+        let mut out = Removals::new();
+        let mut core = shard.write();
+        if let Some(v) = core.get(hash, &key, &now, true, *record, &mut out) {
+            drop(core);
+            self.deliver(out);
+            return Step::Hit(v);
+        }
+        *record = false;
+        match core.flights.find(hash, &key) {
+            Some(found) => {
+                drop(core);
+                self.deliver(out);
+                match found {
+                    Found::Same(s) => Step::Wait(key, s, true),
+                    Found::Maybe(s) => Step::Wait(key, s, false),
+                }
+            }
+            None => {
+                let signal = core.flights.start(hash, key);
+                drop(core);
+                let lead = Lead {
+                    shard,
+                    signal,
+                    ended: false,
+                };
+                self.deliver(out);
+                Step::Lead(lead)
+            }
+        }
+    }
+
+    /// The leader's landing: weigh outside the lock, insert, wake the waiters with a clone.
+    fn land(&self, hash: u64, mut lead: Lead<'_, K, V>, value: V) -> V {
         let (key, weight) = if self.weigher.is_some() {
             let key = lead.shard.write().flights.take_key(&lead.signal);
             let key = key.expect("the leader's flight holds its key");
@@ -579,7 +659,7 @@ where
         lead.signal.end(handoff);
         lead.ended = true;
         self.deliver(out);
-        Ok(value)
+        value
     }
 
     /// Checks every invariant of every shard: the list and the table agree, weights add up,
@@ -612,6 +692,14 @@ where
     {
         self.shards[shard].write().keys_lru().cloned().collect()
     }
+}
+
+/// Where a caller of `get_or_insert_with` stands after one look at its key.
+enum Step<'a, K, V: Clone> {
+    Hit(V),
+    /// Wait for this flight (`true`: it is for this very key), then look again.
+    Wait(K, Arc<Signal<V>>, bool),
+    Lead(Lead<'a, K, V>),
 }
 
 /// The leader of a flight. Dropped without `ended` (an error or panic in `init` or the weigher),

@@ -68,6 +68,7 @@ macro_rules! read_through_policy {
 }
 
 mod cache_aside;
+mod core;
 mod error;
 mod key_locks;
 mod options;

@@ -1,0 +1,196 @@
+//! The part of every policy that does not touch the store, shared by the sync and the async
+//! front ends: the cache, per-key single flight of loads (on the crate's one flight state
+//! machine), negative caching, per-key writer locks, and the rules that keep a load from filling
+//! the cache with what a write replaced.
+//!
+//! A front end drives a read as steps ([`PolicyCore::read_step`]): a hit, a flight to wait for
+//! (blocking or awaiting), or the lead of a new load, whose [`LoadLead`] it then settles with
+//! the store's answer. Only the store call and the wait differ between the front ends.
+
+use super::PolicyError;
+use super::key_locks::KeyLocks;
+use super::options::PolicyOptions;
+use crate::Cache;
+use crate::flight::Signal;
+use crate::sync::Mutex;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) type LoadResult<V> = Result<Option<V>, PolicyError>;
+
+/// One load from the store in progress, shared by every caller that missed on its key. Its
+/// extra state, under the flight's lock, is "a write to the key came after this load started",
+/// in which case its result must not fill the cache.
+pub(crate) type Load<V> = Signal<LoadResult<V>, bool>;
+
+pub(crate) struct PolicyCore<K, V> {
+    pub(crate) cache: Cache<K, V>,
+    loads: Mutex<HashMap<K, Arc<Load<V>>>>,
+    /// Keys known to be absent from the store, for a short TTL.
+    negative: Option<Cache<K, ()>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) writers: KeyLocks,
+}
+
+/// Where a read stands after one look.
+pub(crate) enum ReadStep<'a, K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    /// The answer, from the cache or the negative cache.
+    Done(Option<V>),
+    /// Another caller is loading the key: wait for its outcome (and on `Retry`, look again).
+    Wait(Arc<Load<V>>),
+    /// This caller loads the key; its waiters wait on the lead.
+    Lead(LoadLead<'a, K, V>),
+}
+
+impl<K, V> PolicyCore<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(cache: Cache<K, V>, options: &PolicyOptions) -> Self {
+        let negative = options.negative_ttl.map(|ttl| {
+            Cache::builder()
+                .max_capacity(options.negative_capacity.max(1))
+                .time_to_live(ttl)
+                .build()
+                .expect("negative-cache settings are validated by PolicyOptions")
+        });
+        PolicyCore {
+            cache,
+            loads: Mutex::new(HashMap::new()),
+            negative,
+            timeout: options.timeout,
+            writers: KeyLocks::new(),
+        }
+    }
+
+    /// One look at `key`: the cache, the negative cache, then the registry of loads, where this
+    /// caller either joins the load in progress or starts one.
+    ///
+    /// A front end that has pending writes (write-behind) asks them only after it got the lead:
+    /// the load is registered first, so a write that lands after the question finds it and
+    /// marks it stale (it then fills nothing), and a write that landed before is in the answer.
+    /// Either way no reader that starts after a write returns what the write replaced.
+    pub(crate) fn read_step(&self, key: &K) -> ReadStep<'_, K, V> {
+        if let Some(v) = self.cache.get(key) {
+            return ReadStep::Done(Some(v));
+        }
+        if self.negative.as_ref().is_some_and(|n| n.contains_key(key)) {
+            return ReadStep::Done(None);
+        }
+        let mut loads = self.loads.lock();
+        match loads.get(key) {
+            // A load that has ended is still registered only if a panicking `Hash` kept its
+            // leader from removing it. Start afresh rather than serve it.
+            Some(l) if !l.is_ended() => ReadStep::Wait(l.clone()),
+            _ => {
+                let load = Load::new(false);
+                loads.insert(key.clone(), load.clone());
+                drop(loads);
+                ReadStep::Lead(LoadLead {
+                    core: self,
+                    key: key.clone(),
+                    load,
+                    ended: false,
+                })
+            }
+        }
+    }
+
+    /// A write to `key` happened: a load in progress must not fill the cache with what it read
+    /// before, and later readers must not join it. Also forgets a negative entry.
+    pub(crate) fn detach(&self, key: &K) {
+        let load = self.loads.lock().remove(key);
+        if let Some(load) = load {
+            load.with_extra(|stale| *stale = true);
+        }
+        if let Some(n) = &self.negative {
+            n.remove(key);
+        }
+    }
+
+    /// Drops the cached copy (and any negative entry); a load in progress will not refill it.
+    pub(crate) fn invalidate(&self, key: &K) {
+        self.detach(key);
+        self.cache.remove(key);
+    }
+}
+
+/// The leader of a load. It ends the load exactly once: with [`publish`](Self::publish), or,
+/// dropped without it (the leader unwound, or its future was dropped), by abandoning it, so
+/// that a waiter leads instead and nobody inherits the failure.
+pub(crate) struct LoadLead<'a, K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    core: &'a PolicyCore<K, V>,
+    key: K,
+    load: Arc<Load<V>>,
+    ended: bool,
+}
+
+impl<K, V> LoadLead<'_, K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    /// Hands `result` to the waiters (a store error is theirs too: they share the store) and,
+    /// with `fill` and unless a write made the load stale, puts it in the cache (or the negative
+    /// cache).
+    pub(crate) fn publish(mut self, result: LoadResult<V>, fill: bool) {
+        let core = self.core;
+        let key = &self.key;
+        self.load.end_with(|stale| {
+            if fill && !*stale {
+                // Filling the cache under the load's own lock: a writer marks the load stale
+                // under it too, so a fill either lands before the writer's cache update (which
+                // then wins) or not at all.
+                let filled = panic::catch_unwind(AssertUnwindSafe(|| match &result {
+                    Ok(Some(v)) => core.cache.insert(key.clone(), v.clone()),
+                    Ok(None) => {
+                        if let Some(n) = &core.negative {
+                            n.insert(key.clone(), ());
+                        }
+                    }
+                    Err(_) => {}
+                }));
+                // A panicking eviction listener has had its say; the load's result stands.
+                drop(filled);
+            }
+            Some(result)
+        });
+        self.ended = true;
+        self.unregister();
+    }
+
+    fn unregister(&self) {
+        let mut loads = self.core.loads.lock();
+        if loads
+            .get(&self.key)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.load))
+        {
+            loads.remove(&self.key);
+        }
+    }
+}
+
+impl<K, V> Drop for LoadLead<'_, K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    fn drop(&mut self) {
+        if !self.ended {
+            self.load.end(None);
+            self.unregister();
+        }
+    }
+}
