@@ -9,6 +9,8 @@ mod builder;
 mod cache;
 mod clock;
 mod flight;
+#[cfg(feature = "tokio")]
+pub mod future;
 mod list;
 mod listener;
 mod policy;

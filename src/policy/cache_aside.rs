@@ -2,6 +2,7 @@
 //! cached copy, so the next read loads the new value.
 
 use super::PolicyError;
+use super::core::Written;
 use super::read_through::ReadThrough;
 use crate::Store;
 use std::hash::Hash;
@@ -49,11 +50,8 @@ where
     /// lock until it does (later writes of the key wait for it) and drops the cached copy again
     /// when it lands (see [`PolicyOptions::timeout`](crate::PolicyOptions::timeout)).
     pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
-        self.core.write(
-            &key,
-            move |s: &S, k: &K| s.write(k, &value),
-            |core, _| core.invalidate(&key),
-        )
+        self.core
+            .write(&key, move |s: &S, k: &K| s.write(k, &value), Written::Aside)
     }
 
     /// Deletes from the store, then drops the cached copy.
@@ -62,11 +60,8 @@ where
     ///
     /// As [`put`](Self::put): the store's error, and the cached copy is dropped even then.
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
-        self.core.write(
-            key,
-            |s: &S, k: &K| s.delete(k),
-            |core, _| core.invalidate(key),
-        )
+        self.core
+            .write(key, |s: &S, k: &K| s.delete(k), Written::Aside)
     }
 }
 

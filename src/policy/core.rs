@@ -7,9 +7,9 @@
 //! (blocking or awaiting), or the lead of a new load, whose [`LoadLead`] it then settles with
 //! the store's answer. Only the store call and the wait differ between the front ends.
 
-use super::PolicyError;
 use super::key_locks::KeyLocks;
 use super::options::PolicyOptions;
+use super::{ErrorKind, PolicyError};
 use crate::Cache;
 use crate::flight::Signal;
 use crate::sync::Mutex;
@@ -121,6 +121,42 @@ where
         self.detach(key);
         self.cache.remove(key);
     }
+
+    /// What a synchronous write policy does to the cache once the store answered `r` (still
+    /// under the key's writer lock). The one place where cache-aside and write-through differ,
+    /// for the sync and the async policies alike.
+    pub(crate) fn settle_write(&self, key: &K, write: Written<V>, r: &Result<(), PolicyError>) {
+        let timed_out = r.as_ref().is_err_and(|e| e.kind() == ErrorKind::Timeout);
+        match write {
+            // Whatever the outcome, the store may hold something new: the next read loads it.
+            Written::Aside => self.invalidate(key),
+            Written::ThroughPut(value) => match r {
+                Ok(()) => {
+                    self.detach(key);
+                    self.cache.insert(key.clone(), value);
+                }
+                // The store may or may not hold the value.
+                Err(_) if timed_out => self.invalidate(key),
+                // The store refused it: the cache is unchanged.
+                Err(_) => {}
+            },
+            Written::ThroughDelete => {
+                if r.is_ok() || timed_out {
+                    self.invalidate(key);
+                }
+            }
+        }
+    }
+}
+
+/// Which synchronous write the store answered (see [`PolicyCore::settle_write`]).
+pub(crate) enum Written<V> {
+    /// A cache-aside `put` or `delete`.
+    Aside,
+    /// A write-through `put` of this value.
+    ThroughPut(V),
+    /// A write-through `delete`.
+    ThroughDelete,
 }
 
 /// The leader of a load. It ends the load exactly once: with [`publish`](Self::publish), or,

@@ -68,9 +68,9 @@ macro_rules! read_through_policy {
 }
 
 mod cache_aside;
-mod core;
+pub(crate) mod core;
 mod error;
-mod key_locks;
+pub(crate) mod key_locks;
 mod options;
 mod read_through;
 mod store_calls;

@@ -2,7 +2,7 @@
 //! calls that turn panics (and, with a timeout, hangs) into errors, writes serialised per key.
 
 use super::PolicyError;
-use super::core::{LoadResult, PolicyCore, ReadStep};
+use super::core::{LoadResult, PolicyCore, ReadStep, Written};
 use super::key_locks::KeyLock;
 use super::options::PolicyOptions;
 use super::store_calls::{Helpers, Overdue};
@@ -103,8 +103,8 @@ where
         settle(answer)
     }
 
-    /// One store write of `key` under the key's writer lock, then `then` with its result, still
-    /// under the lock (the policy updates its cache there). Without a timeout, that is all.
+    /// One store write of `key` under the key's writer lock, then the cache's part of `write`
+    /// ([`PolicyCore::settle_write`]), still under the lock. Without a timeout, that is all.
     ///
     /// With a timeout, the whole of it (waiting for the writer lock, for a helper thread, and for
     /// the store) is bounded by the timeout. A write that has started and not answered in time is
@@ -112,13 +112,14 @@ where
     /// writer lock on its helper thread until the store answers, so the next write of the key
     /// waits for it (up to its own timeout) and cannot be overtaken; when the answer comes, the
     /// cached copy is dropped and loads in progress are cancelled, so the cache cannot keep a
-    /// value that the late write replaced. `then` sees the timeout and runs at once.
+    /// value that the late write replaced. The cache's part sees the timeout and runs at once.
     pub(crate) fn write(
         self: &Arc<Self>,
         key: &K,
         op: impl FnOnce(&S, &K) -> Result<(), S::Error> + Send + 'static,
-        then: impl FnOnce(&Self, &Result<(), PolicyError>),
+        write: Written<V>,
     ) -> Result<(), PolicyError> {
+        let then = |core: &Self, r: &Result<(), PolicyError>| core.settle_write(key, write, r);
         let Some(limit) = self.timeout else {
             let _writer = self.writer(key);
             let r = settle(panic::catch_unwind(AssertUnwindSafe(|| {

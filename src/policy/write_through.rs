@@ -1,7 +1,8 @@
 //! [`WriteThrough`]: every write goes to the store and then to the cache.
 
+use super::PolicyError;
+use super::core::Written;
 use super::read_through::ReadThrough;
-use super::{ErrorKind, PolicyError};
 use crate::Store;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -53,14 +54,7 @@ where
         self.core.write(
             &key,
             move |s: &S, k: &K| s.write(k, &v),
-            |core, r| match r {
-                Ok(()) => {
-                    core.detach(&key);
-                    core.cache.insert(key.clone(), value);
-                }
-                Err(e) if e.kind() == ErrorKind::Timeout => core.invalidate(&key),
-                Err(_) => {}
-            },
+            Written::ThroughPut(value),
         )
     }
 
@@ -71,17 +65,8 @@ where
     /// The store's error, with the cache unchanged (dropped after a timeout, as for
     /// [`put`](Self::put)).
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
-        self.core.write(
-            key,
-            |s: &S, k: &K| s.delete(k),
-            |core, r| {
-                if r.as_ref()
-                    .map_or_else(|e| e.kind() == ErrorKind::Timeout, |()| true)
-                {
-                    core.invalidate(key);
-                }
-            },
-        )
+        self.core
+            .write(key, |s: &S, k: &K| s.delete(k), Written::ThroughDelete)
     }
 }
 

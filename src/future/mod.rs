@@ -1,0 +1,18 @@
+//! The async API (feature `tokio`): the same cache, single flight and policy core as the sync
+//! API, with waits that are awaits. A waiting caller is a task woken by the leader, never a
+//! blocked thread, and timeouts run on the runtime's timer.
+//!
+//! - [`AsyncStore`]: the database behind an async policy; [`Blocking`] makes any sync
+//!   [`Store`](crate::Store) one, running its calls on tokio's blocking pool.
+//! - [`CacheAside`] and [`WriteThrough`]: the sync policies' guarantees, `async fn get`, `put`
+//!   and `delete`.
+//!
+//! [`Cache::get_or_insert_with_async`](crate::Cache::get_or_insert_with_async) needs no feature
+//! and no runtime.
+
+mod core;
+mod policy;
+mod store;
+
+pub use policy::{Aside, CacheAside, Policy, Through, WriteMode, WriteThrough};
+pub use store::{AsyncStore, Blocking, BlockingError};
