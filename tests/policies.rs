@@ -1,196 +1,65 @@
-//! The write policies over stores that are slow, failing, panicking or gated.
+//! The write policies over stores that are slow, failing, panicking or gated. The cache-aside and
+//! write-through scenarios are shared with the async policies (`tests/common/scenarios.rs`).
 
-use parking_lot::{Condvar, Mutex};
+mod common;
+
+use common::scenarios::{Face, Policy, Recorder};
+use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 use stratacache::{
-    Cache, CacheAside, ErrorKind, MemoryStore, MemoryStoreError, PolicyOptions, Store, WhenFull,
+    Cache, CacheAside, ErrorKind, MemoryStore, PolicyError, PolicyOptions, Store, WhenFull,
     WriteBehind, WriteOp, WriteThrough,
 };
 
-/// A store that records every write in order, and can be gated (writes wait) or made to panic.
-#[derive(Default)]
-struct Recorder {
-    inner: MemoryStore<u32, u64>,
-    log: Mutex<Vec<WriteOp<u32, u64>>>,
-    closed: Mutex<bool>,
-    opened: Condvar,
-    panics: AtomicUsize,
-}
+/// The sync front end of the shared scenarios.
+struct SyncFace;
 
-impl Recorder {
-    fn gate(&self, closed: bool) {
-        *self.closed.lock() = closed;
-        self.opened.notify_all();
+impl Policy for CacheAside<u32, u64, Arc<Recorder>> {
+    fn get(&self, k: &u32) -> Result<Option<u64>, PolicyError> {
+        CacheAside::get(self, k)
     }
-    fn pass(&self) {
-        let mut c = self.closed.lock();
-        while *c {
-            self.opened.wait(&mut c);
-        }
-        drop(c);
-        if self.panics.load(Ordering::SeqCst) > 0 {
-            self.panics.fetch_sub(1, Ordering::SeqCst);
-            panic!("store panicked on purpose");
-        }
+    fn put(&self, k: u32, v: u64) -> Result<(), PolicyError> {
+        CacheAside::put(self, k, v)
+    }
+    fn delete(&self, k: &u32) -> Result<(), PolicyError> {
+        CacheAside::delete(self, k)
+    }
+    fn cache(&self) -> &Cache<u32, u64> {
+        CacheAside::cache(self)
     }
 }
 
-impl Store<u32, u64> for Recorder {
-    type Error = MemoryStoreError;
-    fn load(&self, key: &u32) -> Result<Option<u64>, MemoryStoreError> {
-        self.pass();
-        self.inner.load(key)
+impl Policy for WriteThrough<u32, u64, Arc<Recorder>> {
+    fn get(&self, k: &u32) -> Result<Option<u64>, PolicyError> {
+        WriteThrough::get(self, k)
     }
-    fn write(&self, key: &u32, value: &u64) -> Result<(), MemoryStoreError> {
-        self.write_batch(&[WriteOp::Put(*key, *value)])
+    fn put(&self, k: u32, v: u64) -> Result<(), PolicyError> {
+        WriteThrough::put(self, k, v)
     }
-    fn delete(&self, key: &u32) -> Result<(), MemoryStoreError> {
-        self.write_batch(&[WriteOp::Delete(*key)])
+    fn delete(&self, k: &u32) -> Result<(), PolicyError> {
+        WriteThrough::delete(self, k)
     }
-    fn write_batch(&self, ops: &[WriteOp<u32, u64>]) -> Result<(), MemoryStoreError> {
-        self.pass();
-        self.inner.write_batch(ops)?;
-        self.log.lock().extend_from_slice(ops);
-        Ok(())
+    fn cache(&self) -> &Cache<u32, u64> {
+        WriteThrough::cache(self)
     }
 }
 
-fn slow_store(ms: u64) -> MemoryStore<u32, u64> {
-    MemoryStore::new().with_latency(Duration::from_millis(ms))
-}
-
-#[test]
-fn cache_aside_sixteen_concurrent_misses_one_load() {
-    let store = slow_store(50);
-    store.write(&1, &100).unwrap();
-    let policy = Arc::new(CacheAside::new(Cache::new(100), store));
-    let barrier = Arc::new(Barrier::new(16));
-    let handles: Vec<_> = (0..16)
-        .map(|_| {
-            let (p, b) = (policy.clone(), barrier.clone());
-            thread::spawn(move || {
-                b.wait();
-                p.get(&1).unwrap()
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), Some(100));
+impl Face for SyncFace {
+    type Aside = CacheAside<u32, u64, Arc<Recorder>>;
+    type Through = WriteThrough<u32, u64, Arc<Recorder>>;
+    fn cache_aside(store: Arc<Recorder>, options: PolicyOptions) -> Self::Aside {
+        CacheAside::with_options(Cache::new(100), store, options)
     }
-    assert_eq!(policy.store().loads(), 1);
-}
-
-#[test]
-fn concurrent_misses_on_a_failing_store_share_one_load_and_its_error() {
-    let store = slow_store(50);
-    store.set_down(true);
-    let policy = Arc::new(WriteThrough::new(Cache::new(100), store));
-    let barrier = Arc::new(Barrier::new(8));
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let (p, b) = (policy.clone(), barrier.clone());
-            thread::spawn(move || {
-                b.wait();
-                p.get(&1).unwrap_err().kind()
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), ErrorKind::Store);
-    }
-    assert_eq!(policy.store().loads(), 1);
-    assert!(policy.cache().is_empty(), "an error is not cached");
-}
-
-#[test]
-fn cache_aside_put_then_get_never_returns_the_old_value() {
-    // Readers keep loads in flight while the writer updates: a load that read the old value
-    // must not put it back into the cache after the write.
-    let store = slow_store(1);
-    store.write(&7, &0).unwrap();
-    let policy = Arc::new(CacheAside::new(Cache::new(10), store));
-    let stop = Arc::new(AtomicUsize::new(0));
-    let readers: Vec<_> = (0..2)
-        .map(|_| {
-            let (p, stop) = (policy.clone(), stop.clone());
-            thread::spawn(move || {
-                while stop.load(Ordering::Relaxed) == 0 {
-                    p.get(&7).unwrap();
-                }
-            })
-        })
-        .collect();
-    for i in 1..=100u64 {
-        policy.put(7, i).unwrap();
-        assert_eq!(policy.get(&7).unwrap(), Some(i), "stale read after put {i}");
-    }
-    stop.store(1, Ordering::Relaxed);
-    for r in readers {
-        r.join().unwrap();
+    fn write_through(store: Arc<Recorder>, options: PolicyOptions) -> Self::Through {
+        WriteThrough::with_options(Cache::new(100), store, options)
     }
 }
 
-#[test]
-fn write_through_store_error_leaves_the_cache_unchanged() {
-    let policy = WriteThrough::new(Cache::new(10), MemoryStore::<u32, u64>::new());
-    policy.put(1, 1).unwrap();
-    assert_eq!(policy.cache().get(&1), Some(1));
-    policy.store().fail_next(1);
-    let e = policy.put(1, 2).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Store);
-    assert!(e.store_error::<MemoryStoreError>().is_some());
-    assert_eq!(policy.cache().get(&1), Some(1));
-    assert_eq!(policy.store().peek(&1), Some(1));
-    policy.store().fail_next(1);
-    assert!(policy.delete(&1).is_err());
-    assert_eq!(policy.cache().get(&1), Some(1));
-    policy.delete(&1).unwrap();
-    assert_eq!(policy.get(&1).unwrap(), None);
-}
-
-#[test]
-fn panicking_store_becomes_an_error() {
-    let store = Recorder::default();
-    store.panics.store(1, Ordering::SeqCst);
-    let policy = CacheAside::new(Cache::new(10), store);
-    let e = policy.get(&1).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Panicked);
-    assert!(e.to_string().contains("on purpose"), "{e}");
-    assert_eq!(policy.get(&1).unwrap(), None, "the key is not left locked");
-}
-
-#[test]
-fn hanging_store_times_out() {
-    let store = Arc::new(Recorder::default());
-    store.gate(true);
-    let options = PolicyOptions::new().timeout(Duration::from_millis(20));
-    let policy = WriteThrough::with_options(Cache::new(10), store.clone(), options);
-    assert_eq!(policy.get(&1).unwrap_err().kind(), ErrorKind::Timeout);
-    assert_eq!(policy.put(1, 1).unwrap_err().kind(), ErrorKind::Timeout);
-    assert!(policy.cache().is_empty());
-    store.gate(false);
-}
-
-#[test]
-fn negative_caching_remembers_absent_keys_until_a_put() {
-    let options = PolicyOptions::new().negative_ttl(Duration::from_secs(60));
-    let policy = CacheAside::with_options(Cache::new(10), MemoryStore::<u32, u64>::new(), options);
-    for _ in 0..5 {
-        assert_eq!(policy.get(&1).unwrap(), None);
-    }
-    assert_eq!(policy.store().loads(), 1);
-    policy.put(1, 11).unwrap();
-    assert_eq!(policy.get(&1).unwrap(), Some(11));
-    // Off by default.
-    let plain = CacheAside::new(Cache::new(10), MemoryStore::<u32, u64>::new());
-    plain.get(&1).unwrap();
-    plain.get(&1).unwrap();
-    assert_eq!(plain.store().loads(), 2);
-}
+policy_scenarios!(SyncFace);
 
 fn write_behind(store: Arc<Recorder>, capacity: u64) -> WriteBehind<u32, u64, Arc<Recorder>> {
     WriteBehind::builder(

@@ -2,4 +2,5 @@
 pub mod fuzz;
 pub mod gate;
 pub mod model;
+pub mod scenarios;
 pub mod trace;
