@@ -28,7 +28,7 @@ pub use listener::RemovalCause;
 pub use policy::{
     CacheAside, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_BACKOFF, ErrorKind, MAX_BACKOFF, PolicyError, PolicyOptions, WhenFull,
+    DEFAULT_RETRY_BACKOFF, ErrorKind, MAX_BACKOFF, OnThread, PolicyError, PolicyOptions, WhenFull,
     WriteBehind, WriteBehindBuilder, WriteBehindStats, WriteThrough,
 };
 pub use stats::CacheStats;

@@ -74,7 +74,8 @@ pub(crate) mod key_locks;
 mod options;
 mod read_through;
 mod store_calls;
-mod write_behind;
+pub(crate) mod write_behind;
+mod write_queue;
 mod write_through;
 
 pub use cache_aside::CacheAside;
@@ -82,7 +83,7 @@ pub use error::{ErrorKind, PolicyError};
 pub use options::{DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, PolicyOptions};
 pub use write_behind::{
     DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_BACKOFF, MAX_BACKOFF, WhenFull, WriteBehind, WriteBehindBuilder,
+    DEFAULT_RETRY_BACKOFF, MAX_BACKOFF, OnThread, WhenFull, WriteBehind, WriteBehindBuilder,
     WriteBehindStats,
 };
 pub use write_through::WriteThrough;

@@ -2,15 +2,18 @@
 //! them to the store in batches, coalescing writes to one key, retrying with backoff, and
 //! reporting what still fails.
 
+use super::core::PolicyCore;
 use super::read_through::ReadThrough;
+use super::write_queue::{Batch, Next, Refused, WriteQueue};
 use super::{ErrorKind, PolicyError, PolicyOptions};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Condvar, Mutex};
 use crate::{BuildError, Cache, Store, WriteOp};
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +58,11 @@ pub struct WriteBehindStats {
 
 type ErrorCallback<K, V> = Box<dyn Fn(&WriteOp<K, V>, &PolicyError) + Send + Sync>;
 
+/// The flusher of a sync [`WriteBehind`]: a thread. (The async policy's builder,
+/// `stratacache::future::WriteBehindBuilder`, is the same builder with a task for flusher.)
+#[derive(Debug)]
+pub enum OnThread {}
+
 /// Settings of a [`WriteBehind`]; made by [`WriteBehind::builder`].
 ///
 /// # Examples
@@ -77,35 +85,56 @@ type ErrorCallback<K, V> = Box<dyn Fn(&WriteOp<K, V>, &PolicyError) + Send + Syn
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct WriteBehindBuilder<K, V, S> {
-    cache: Cache<K, V>,
-    store: S,
-    batch_size: usize,
-    flush_interval: Duration,
-    queue_capacity: usize,
-    max_retries: u32,
-    retry_backoff: Duration,
-    when_full: WhenFull,
-    on_error: Option<ErrorCallback<K, V>>,
-    options: PolicyOptions,
+pub struct WriteBehindBuilder<K, V, S, D = OnThread> {
+    pub(crate) cache: Cache<K, V>,
+    pub(crate) store: S,
+    pub(crate) settings: Settings,
+    pub(crate) on_error: Option<ErrorCallback<K, V>>,
+    pub(crate) options: PolicyOptions,
+    driver: PhantomData<fn() -> D>,
 }
 
-impl<K, V, S> WriteBehindBuilder<K, V, S>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: Store<K, V> + 'static,
-{
+/// The knobs of a write-behind policy, as set on its builder.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) batch_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) when_full: WhenFull,
+}
+
+impl<K, V, S, D> WriteBehindBuilder<K, V, S, D> {
+    /// A builder with the defaults (both front ends use it).
+    pub(crate) fn with_defaults(cache: Cache<K, V>, store: S) -> Self {
+        WriteBehindBuilder {
+            cache,
+            store,
+            settings: Settings {
+                batch_size: DEFAULT_BATCH_SIZE,
+                flush_interval: DEFAULT_FLUSH_INTERVAL,
+                queue_capacity: DEFAULT_QUEUE_CAPACITY,
+                max_retries: DEFAULT_MAX_RETRIES,
+                retry_backoff: DEFAULT_RETRY_BACKOFF,
+                when_full: WhenFull::Block,
+            },
+            on_error: None,
+            options: PolicyOptions::new(),
+            driver: PhantomData,
+        }
+    }
+
     /// Writes per store call, at most (default [`DEFAULT_BATCH_SIZE`]; at least 1).
     pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n;
+        self.settings.batch_size = n;
         self
     }
 
     /// How long a write waits at most for its batch to fill (default
     /// [`DEFAULT_FLUSH_INTERVAL`]; zero writes as soon as anything is queued).
     pub fn flush_interval(mut self, d: Duration) -> Self {
-        self.flush_interval = d;
+        self.settings.flush_interval = d;
         self
     }
 
@@ -113,34 +142,33 @@ where
     /// A write stays pending until the store acknowledges it or it is reported failed; another
     /// write to a pending key takes no more room.
     pub fn queue_capacity(mut self, n: usize) -> Self {
-        self.queue_capacity = n;
+        self.settings.queue_capacity = n;
         self
     }
 
     /// Retries of a failed batch before its writes are reported failed (default
     /// [`DEFAULT_MAX_RETRIES`]).
     pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
+        self.settings.max_retries = n;
         self
     }
 
     /// The wait before the first retry; it doubles with each retry, up to [`MAX_BACKOFF`]
     /// (default [`DEFAULT_RETRY_BACKOFF`]).
     pub fn retry_backoff(mut self, d: Duration) -> Self {
-        self.retry_backoff = d;
+        self.settings.retry_backoff = d;
         self
     }
 
     /// What `put` and `delete` do when the queue is full (default [`WhenFull::Block`]).
     pub fn when_full(mut self, w: WhenFull) -> Self {
-        self.when_full = w;
+        self.settings.when_full = w;
         self
     }
 
-    /// Called on the flusher thread with each write that still failed after every retry. The
-    /// write's cached copy has been dropped by then (unless a newer write to the key is
-    /// pending), so the cache never serves what the store does not hold. A panic in it is
-    /// caught.
+    /// Called on the flusher with each write that still failed after every retry. The write's
+    /// cached copy has been dropped by then (unless a newer write to the key is pending), so the
+    /// cache never serves what the store does not hold. A panic in it is caught.
     pub fn on_write_error(
         mut self,
         f: impl Fn(&WriteOp<K, V>, &PolicyError) + Send + Sync + 'static,
@@ -155,44 +183,40 @@ where
         self
     }
 
+    /// The settings, checked.
+    pub(crate) fn checked(&self) -> Result<(), BuildError> {
+        if self.settings.batch_size == 0 {
+            return Err(BuildError::new(
+                "write-behind batch_size must be at least 1",
+            ));
+        }
+        if self.settings.queue_capacity == 0 {
+            return Err(BuildError::new(
+                "write-behind queue_capacity must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<K, V, S> WriteBehindBuilder<K, V, S, OnThread>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+{
     /// Checks the settings and starts the flusher thread.
     ///
     /// # Errors
     ///
     /// A zero `batch_size` or `queue_capacity`, or a flusher thread that could not start.
     pub fn build(self) -> Result<WriteBehind<K, V, S>, BuildError> {
-        if self.batch_size == 0 {
-            return Err(BuildError::new(
-                "write-behind batch_size must be at least 1",
-            ));
-        }
-        if self.queue_capacity == 0 {
-            return Err(BuildError::new(
-                "write-behind queue_capacity must be at least 1",
-            ));
-        }
+        self.checked()?;
+        let core = Arc::new(ReadThrough::new(self.cache, self.store, &self.options));
         let shared = Arc::new(Shared {
-            core: Arc::new(ReadThrough::new(self.cache, self.store, &self.options)),
-            queue: Mutex::new(Queue {
-                entries: HashMap::new(),
-                order: VecDeque::new(),
-                next_seq: 1,
-                closed: false,
-                flusher_gone: false,
-                flush_waiters: 0,
-            }),
+            wb: WriteBehindCore::new(core, self.settings, self.on_error),
             wake: Condvar::new(),
             progress: Condvar::new(),
-            batch_size: self.batch_size,
-            flush_interval: self.flush_interval,
-            queue_capacity: self.queue_capacity,
-            max_retries: self.max_retries,
-            retry_backoff: self.retry_backoff,
-            when_full: self.when_full,
-            on_error: self.on_error,
-            written: AtomicU64::new(0),
-            retried: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
         });
         let s = shared.clone();
         let flusher = thread::Builder::new()
@@ -205,6 +229,169 @@ where
             shared,
             flusher: Mutex::new(Some(flusher)),
         })
+    }
+}
+
+/// What the sync and the async write-behind policies share, whatever drives them: the policy
+/// core, the queue (plain data, under a lock), the settings, the error callback and the
+/// counters, and the steps of a write and of a batch's settlement. The drivers decide only how
+/// to wait (a thread on condition variables, a task on notifications) and how to sleep.
+pub(crate) struct WriteBehindCore<K, V, C> {
+    pub(crate) core: Arc<C>,
+    pub(crate) queue: Mutex<WriteQueue<K, V>>,
+    pub(crate) settings: Settings,
+    on_error: Option<ErrorCallback<K, V>>,
+    written: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl<K, V, C> WriteBehindCore<K, V, C>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    C: Deref<Target = PolicyCore<K, V>>,
+{
+    pub(crate) fn new(
+        core: Arc<C>,
+        settings: Settings,
+        on_error: Option<ErrorCallback<K, V>>,
+    ) -> Self {
+        WriteBehindCore {
+            core,
+            queue: Mutex::new(WriteQueue::new(
+                settings.queue_capacity,
+                settings.batch_size,
+                settings.flush_interval,
+            )),
+            settings,
+            on_error,
+            written: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// The pending write of `key`, for the read path.
+    pub(crate) fn pending(&self, key: &K) -> Option<Option<V>> {
+        self.queue.lock().pending(key)
+    }
+
+    /// The error for a refused write, or `None` when the caller should wait for room.
+    pub(crate) fn refusal(&self, r: Refused) -> Option<PolicyError> {
+        match (r, self.settings.when_full) {
+            (Refused::Closed, _) => Some(PolicyError::new(ErrorKind::Closed, "")),
+            (Refused::Full, WhenFull::Error) => Some(PolicyError::new(
+                ErrorKind::QueueFull,
+                self.settings.queue_capacity.to_string(),
+            )),
+            (Refused::Full, WhenFull::Block) => None,
+        }
+    }
+
+    /// A taken write's effect on the cache (under the key's writer lock, after the queue took
+    /// it): loads in progress are cancelled, the cache holds the new value or nothing.
+    pub(crate) fn apply(&self, key: K, value: Option<V>) {
+        self.core.detach(&key);
+        match value {
+            Some(v) => self.core.cache.insert(key, v),
+            None => {
+                self.core.cache.remove(&key);
+            }
+        }
+    }
+
+    /// The store took the batch.
+    pub(crate) fn acknowledge(&self, batch: &Batch<K, V>) {
+        let mut q = self.queue.lock();
+        for (op, seq) in batch.ops.iter().zip(&batch.seqs) {
+            q.ack(op.key(), *seq);
+        }
+        self.written
+            .fetch_add(batch.ops.len() as u64, Ordering::Relaxed);
+    }
+
+    /// One write of a batch failed for good; the caller holds its key's writer lock, so that a
+    /// newer `put` cannot slip in between the check and the invalidation. Its cached copy is
+    /// dropped (unless a newer write is pending), it is counted and reported.
+    pub(crate) fn report_failed(&self, op: &WriteOp<K, V>, seq: u64, err: &PolicyError) {
+        let key = op.key();
+        let latest = self.queue.lock().ack(key, seq);
+        if latest {
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| self.core.invalidate(key)));
+        }
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if let Some(cb) = &self.on_error {
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| cb(op, err)));
+        }
+    }
+
+    /// A batch's retry schedule.
+    pub(crate) fn retries(&self) -> Retries<'_, K, V, C> {
+        Retries {
+            wb: self,
+            attempt: 0,
+            backoff: self.settings.retry_backoff,
+        }
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> WriteBehindStats {
+        WriteBehindStats {
+            pending: self.queue.lock().len() as u64,
+            written: self.written.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How many writes failed for good so far (a `flush` compares before and after).
+    pub(crate) fn failures(&self) -> u64 {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// The result of a `flush` that saw `failed_before` failures when it began.
+    pub(crate) fn flush_result(&self, failed_before: u64) -> Result<(), PolicyError> {
+        let failed = self.failures() - failed_before;
+        if failed > 0 {
+            return Err(PolicyError::new(
+                ErrorKind::WriteFailed,
+                format!("{failed} writes failed while flushing"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The retries of one batch: capped exponential backoff, counted.
+pub(crate) struct Retries<'a, K, V, C> {
+    wb: &'a WriteBehindCore<K, V, C>,
+    attempt: u32,
+    backoff: Duration,
+}
+
+impl<K, V, C> Retries<'_, K, V, C> {
+    /// How long to wait before retrying a failed attempt, or `None` when the retries are spent.
+    pub(crate) fn next_wait(&mut self) -> Option<Duration> {
+        if self.attempt >= self.wb.settings.max_retries {
+            return None;
+        }
+        self.attempt += 1;
+        self.wb.retried.fetch_add(1, Ordering::Relaxed);
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        Some(wait)
+    }
+}
+
+/// A store call's answer as a policy result.
+pub(crate) fn answer<E: std::error::Error + Send + Sync + 'static>(
+    r: std::thread::Result<Result<(), E>>,
+) -> Result<(), PolicyError> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(PolicyError::store(e)),
+        Err(p) => Err(PolicyError::panicked(&*p)),
     }
 }
 
@@ -257,46 +444,13 @@ where
     flusher: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// The sync driver's state: the shared core, and the condition variables its thread waits on.
 struct Shared<K, V, S> {
-    core: Arc<ReadThrough<K, V, S>>,
-    queue: Mutex<Queue<K, V>>,
+    wb: WriteBehindCore<K, V, ReadThrough<K, V, S>>,
     /// Wakes the flusher.
     wake: Condvar,
     /// Wakes writers waiting for room and `flush` waiting for its writes.
     progress: Condvar,
-    batch_size: usize,
-    flush_interval: Duration,
-    queue_capacity: usize,
-    max_retries: u32,
-    retry_backoff: Duration,
-    when_full: WhenFull,
-    on_error: Option<ErrorCallback<K, V>>,
-    written: AtomicU64,
-    retried: AtomicU64,
-    failed: AtomicU64,
-}
-
-struct Queue<K, V> {
-    /// The latest write of every pending key.
-    entries: HashMap<K, Pending<V>>,
-    /// Keys waiting for the flusher, oldest first, with the time they were queued.
-    order: VecDeque<(K, Instant)>,
-    next_seq: u64,
-    closed: bool,
-    /// The flusher thread has exited: nothing pending will be written any more.
-    flusher_gone: bool,
-    flush_waiters: usize,
-}
-
-struct Pending<V> {
-    /// `None` is a delete.
-    value: Option<V>,
-    /// The sequence number of the latest write folded in.
-    seq: u64,
-    /// Whether the key is in `order` (false while its write is with the store).
-    queued: bool,
-    /// No write of this key with a smaller sequence number is unpersisted (`flush` waits on it).
-    oldest: u64,
 }
 
 impl<K, V, S> WriteBehind<K, V, S>
@@ -307,18 +461,7 @@ where
 {
     /// A builder for a write-behind policy over `cache` and `store`.
     pub fn builder(cache: Cache<K, V>, store: S) -> WriteBehindBuilder<K, V, S> {
-        WriteBehindBuilder {
-            cache,
-            store,
-            batch_size: DEFAULT_BATCH_SIZE,
-            flush_interval: DEFAULT_FLUSH_INTERVAL,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            max_retries: DEFAULT_MAX_RETRIES,
-            retry_backoff: DEFAULT_RETRY_BACKOFF,
-            when_full: WhenFull::Block,
-            on_error: None,
-            options: PolicyOptions::new(),
-        }
+        WriteBehindBuilder::with_defaults(cache, store)
     }
 
     /// The value under `key`: the cache, then the pending writes, then one load from the store.
@@ -327,10 +470,8 @@ where
     ///
     /// When the store has to be asked: its error, a caught panic, or a timeout.
     pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
-        self.shared.core.get(key, |k| {
-            let q = self.shared.queue.lock();
-            q.entries.get(k).map(|p| p.value.clone())
-        })
+        let wb = &self.shared.wb;
+        wb.core.get(key, |k| wb.pending(k))
     }
 
     /// Writes the cache and queues the write to the store.
@@ -354,77 +495,35 @@ where
 
     fn write(&self, key: K, value: Option<V>) -> Result<(), PolicyError> {
         let sh = &*self.shared;
+        let wb = &sh.wb;
         // The key's writer lock orders this write against other writes of the key and against
         // the flusher's failure handling. It is never held while waiting for room: the flusher
         // may need it to report a failed batch, which is what makes room.
-        let mut writer = sh.core.writer(&key);
+        let mut writer = wb.core.writer(&key);
         {
-            let mut q = sh.queue.lock();
-            loop {
-                if q.closed {
-                    return Err(PolicyError::new(ErrorKind::Closed, ""));
+            let mut q = wb.queue.lock();
+            while let Err(refused) = q.admit(&key) {
+                if let Some(e) = wb.refusal(refused) {
+                    return Err(e);
                 }
-                if q.entries.len() < sh.queue_capacity || q.entries.contains_key(&key) {
-                    break;
-                }
-                match sh.when_full {
-                    WhenFull::Error => {
-                        return Err(PolicyError::new(
-                            ErrorKind::QueueFull,
-                            sh.queue_capacity.to_string(),
-                        ));
-                    }
-                    WhenFull::Block => {
-                        drop(writer);
-                        sh.progress.wait(&mut q);
-                        drop(q);
-                        writer = sh.core.writer(&key);
-                        q = sh.queue.lock();
-                    }
-                }
+                drop(writer);
+                sh.progress.wait(&mut q);
+                drop(q);
+                writer = wb.core.writer(&key);
+                q = wb.queue.lock();
             }
-            let seq = q.next_seq;
-            q.next_seq += 1;
-            let was_empty = q.order.is_empty();
-            let enqueue = match q.entries.get_mut(&key) {
-                Some(p) => {
-                    p.value = value.clone();
-                    p.seq = seq;
-                    !std::mem::replace(&mut p.queued, true)
-                }
-                None => {
-                    q.entries.insert(
-                        key.clone(),
-                        Pending {
-                            value: value.clone(),
-                            seq,
-                            queued: true,
-                            oldest: seq,
-                        },
-                    );
-                    true
-                }
-            };
-            if enqueue {
-                q.order.push_back((key.clone(), Instant::now()));
-            }
-            if was_empty || q.order.len() == sh.batch_size {
+            if q.push(key.clone(), value.clone(), Instant::now()) {
                 sh.wake.notify_one();
             }
         }
-        sh.core.detach(&key);
-        match value {
-            Some(v) => sh.core.cache.insert(key, v),
-            None => {
-                sh.core.cache.remove(&key);
-            }
-        }
+        wb.apply(key, value);
+        drop(writer);
         Ok(())
     }
 
     /// Drops the cached copy only; a pending write stays pending (and visible to `get`).
     pub fn invalidate(&self, key: &K) {
-        self.shared.core.invalidate(key);
+        self.shared.wb.core.invalidate(key);
     }
 
     /// Waits until every write accepted before this call was persisted or reported failed.
@@ -473,7 +572,7 @@ where
         let Some(handle) = flusher.take() else {
             return Ok(());
         };
-        self.shared.queue.lock().closed = true;
+        self.shared.wb.queue.lock().close();
         self.shared.wake.notify_all();
         self.shared.progress.notify_all();
         let r = self.shared.flush();
@@ -483,23 +582,17 @@ where
 
     /// The counters.
     pub fn stats(&self) -> WriteBehindStats {
-        let sh = &*self.shared;
-        WriteBehindStats {
-            pending: sh.queue.lock().entries.len() as u64,
-            written: sh.written.load(Ordering::Relaxed),
-            retried: sh.retried.load(Ordering::Relaxed),
-            failed: sh.failed.load(Ordering::Relaxed),
-        }
+        self.shared.wb.stats()
     }
 
     /// The cache.
     pub fn cache(&self) -> &Cache<K, V> {
-        &self.shared.core.cache
+        &self.shared.wb.core.cache
     }
 
     /// The store.
     pub fn store(&self) -> &S {
-        &self.shared.core.store
+        &self.shared.wb.core.store
     }
 }
 
@@ -522,16 +615,10 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteBehind")
-            .field("cache", &self.shared.core.cache)
+            .field("cache", &self.shared.wb.core.cache)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
-}
-
-/// One batch on its way to the store.
-struct Batch<K, V> {
-    ops: Vec<WriteOp<K, V>>,
-    seqs: Vec<u64>,
 }
 
 impl<K, V, S> Shared<K, V, S>
@@ -541,28 +628,21 @@ where
     S: Store<K, V> + 'static,
 {
     fn flush(&self) -> Result<(), PolicyError> {
-        let failed_before = self.failed.load(Ordering::Acquire);
-        let mut q = self.queue.lock();
-        let target = q.next_seq - 1;
-        q.flush_waiters += 1;
+        let wb = &self.wb;
+        let failed_before = wb.failures();
+        let mut q = wb.queue.lock();
+        let target = q.start_flush();
         self.wake.notify_one();
-        while q.entries.values().any(|p| p.oldest <= target) {
-            if q.flusher_gone {
-                q.flush_waiters -= 1;
+        while !q.flushed(target) {
+            if q.is_flusher_gone() {
+                q.end_flush();
                 return Err(PolicyError::new(ErrorKind::Closed, ""));
             }
             self.progress.wait(&mut q);
         }
-        q.flush_waiters -= 1;
+        q.end_flush();
         drop(q);
-        let failed = self.failed.load(Ordering::Acquire) - failed_before;
-        if failed > 0 {
-            return Err(PolicyError::new(
-                ErrorKind::WriteFailed,
-                format!("{failed} writes failed while flushing"),
-            ));
-        }
-        Ok(())
+        wb.flush_result(failed_before)
     }
 
     /// The flusher thread. Every call into user code is caught; should it unwind all the same
@@ -572,131 +652,55 @@ where
         struct Exit<'a, K, V, S>(&'a Shared<K, V, S>);
         impl<K, V, S> Drop for Exit<'_, K, V, S> {
             fn drop(&mut self) {
-                let mut q = self.0.queue.lock();
-                q.closed = true;
-                q.flusher_gone = true;
-                drop(q);
+                self.0.wb.queue.lock().flusher_gone();
                 self.0.progress.notify_all();
             }
         }
         let _exit = Exit(self);
-        let mut q = self.queue.lock();
+        let wb = &self.wb;
+        let mut q = wb.queue.lock();
         loop {
-            let Some(&(_, queued_at)) = q.order.front() else {
-                if q.closed {
-                    return;
+            match q.next(Instant::now()) {
+                Next::Exit => return,
+                Next::Idle => {
+                    self.wake.wait(&mut q);
                 }
-                self.wake.wait(&mut q);
-                continue;
-            };
-            let due = q.order.len() >= self.batch_size
-                || q.closed
-                || q.flush_waiters > 0
-                || queued_at.elapsed() >= self.flush_interval;
-            if !due {
-                self.wake
-                    .wait_until(&mut q, queued_at + self.flush_interval);
-                continue;
+                Next::WaitUntil(t) => {
+                    self.wake.wait_until(&mut q, t);
+                }
+                Next::Write => {
+                    let batch = q.take_batch();
+                    drop(q);
+                    self.write_batch(batch);
+                    q = wb.queue.lock();
+                    self.progress.notify_all();
+                }
             }
-            let batch = self.take_batch(&mut q);
-            drop(q);
-            let result = self.write_with_retries(&batch);
-            self.settle(batch, result);
-            q = self.queue.lock();
-            self.progress.notify_all();
         }
     }
 
-    fn take_batch(&self, q: &mut Queue<K, V>) -> Batch<K, V> {
-        let n = q.order.len().min(self.batch_size);
-        let mut batch = Batch {
-            ops: Vec::with_capacity(n),
-            seqs: Vec::with_capacity(n),
+    /// Writes a batch with retries, then acknowledges it or reports its writes failed.
+    fn write_batch(&self, batch: Batch<K, V>) {
+        let wb = &self.wb;
+        let mut retries = wb.retries();
+        let result = loop {
+            let r = panic::catch_unwind(AssertUnwindSafe(|| wb.core.store.write_batch(&batch.ops)));
+            match answer(r) {
+                Ok(()) => break Ok(()),
+                Err(e) => match retries.next_wait() {
+                    Some(wait) => thread::sleep(wait),
+                    None => break Err(e),
+                },
+            }
         };
-        for _ in 0..n {
-            let Some((key, _)) = q.order.pop_front() else {
-                break;
-            };
-            let Some(p) = q.entries.get_mut(&key) else {
-                continue;
-            };
-            p.queued = false;
-            batch.seqs.push(p.seq);
-            batch.ops.push(match &p.value {
-                Some(v) => WriteOp::Put(key, v.clone()),
-                None => WriteOp::Delete(key),
-            });
-        }
-        batch
-    }
-
-    fn write_with_retries(&self, batch: &Batch<K, V>) -> Result<(), PolicyError> {
-        let mut backoff = self.retry_backoff;
-        let mut attempt = 0;
-        loop {
-            let r =
-                panic::catch_unwind(AssertUnwindSafe(|| self.core.store.write_batch(&batch.ops)));
-            let err = match r {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) => PolicyError::store(e),
-                Err(p) => PolicyError::panicked(&*p),
-            };
-            if attempt >= self.max_retries {
-                return Err(err);
-            }
-            attempt += 1;
-            self.retried.fetch_add(1, Ordering::Relaxed);
-            thread::sleep(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-
-    /// Acknowledges a written batch, or reports its writes failed and drops their cached copies.
-    fn settle(&self, batch: Batch<K, V>, result: Result<(), PolicyError>) {
         match result {
-            Ok(()) => {
-                let mut q = self.queue.lock();
-                for (op, seq) in batch.ops.iter().zip(&batch.seqs) {
-                    ack(&mut q, op.key(), *seq);
-                }
-                self.written
-                    .fetch_add(batch.ops.len() as u64, Ordering::Relaxed);
-            }
+            Ok(()) => wb.acknowledge(&batch),
             Err(err) => {
-                for (op, seq) in batch.ops.iter().zip(batch.seqs) {
-                    let key = op.key();
-                    {
-                        // Under the key's writer lock, so that a newer `put` cannot slip in
-                        // between the check and the invalidation.
-                        let _writer = self.core.writer(key);
-                        let latest = ack(&mut self.queue.lock(), key, seq);
-                        if latest {
-                            let _ =
-                                panic::catch_unwind(AssertUnwindSafe(|| self.core.invalidate(key)));
-                        }
-                    }
-                    self.failed.fetch_add(1, Ordering::Relaxed);
-                    if let Some(cb) = &self.on_error {
-                        let _ = panic::catch_unwind(AssertUnwindSafe(|| cb(op, &err)));
-                    }
+                for (op, seq) in batch.ops.iter().zip(batch.seqs.iter().copied()) {
+                    let _writer = wb.core.writer(op.key());
+                    wb.report_failed(op, seq, &err);
                 }
             }
         }
-    }
-}
-
-/// The write `seq` of `key` is done with: forget the key if nothing newer is pending (and say
-/// so), else move its flush mark past `seq`.
-fn ack<K: Hash + Eq, V>(q: &mut Queue<K, V>, key: &K, seq: u64) -> bool {
-    match q.entries.get_mut(key) {
-        Some(p) if p.seq == seq => {
-            q.entries.remove(key);
-            true
-        }
-        Some(p) => {
-            p.oldest = seq + 1;
-            false
-        }
-        None => false,
     }
 }
