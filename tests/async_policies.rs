@@ -8,14 +8,15 @@
 mod common;
 
 use common::gate::Gated;
-use common::scenarios::{Face, Policy, Recorder};
+use common::scenarios::{Behind, Face, Policy, Recorder, WbConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
-use stratacache::future::{AsyncStore, Blocking, CacheAside, WriteThrough};
+use stratacache::future::{AsyncStore, Blocking, CacheAside, WriteBehind, WriteThrough};
 use stratacache::{
-    Cache, ErrorKind, MemoryStore, MemoryStoreError, PolicyError, PolicyOptions, Store,
+    BuildError, Cache, ErrorKind, MemoryStore, MemoryStoreError, PolicyError, PolicyOptions, Store,
+    WriteBehindStats,
 };
 use tokio::runtime::Runtime;
 
@@ -63,17 +64,51 @@ impl Policy for WriteThrough<u32, u64, Store_> {
     }
 }
 
+impl Policy for WriteBehind<u32, u64, Store_> {
+    fn get(&self, k: &u32) -> Result<Option<u64>, PolicyError> {
+        rt().block_on(WriteBehind::get(self, k))
+    }
+    fn put(&self, k: u32, v: u64) -> Result<(), PolicyError> {
+        rt().block_on(WriteBehind::put(self, k, v))
+    }
+    fn delete(&self, k: &u32) -> Result<(), PolicyError> {
+        rt().block_on(WriteBehind::delete(self, k))
+    }
+    fn cache(&self) -> &Cache<u32, u64> {
+        WriteBehind::cache(self)
+    }
+}
+
+impl Behind for WriteBehind<u32, u64, Store_> {
+    fn flush(&self) -> Result<(), PolicyError> {
+        rt().block_on(WriteBehind::flush(self))
+    }
+    fn close(&self) -> Result<(), PolicyError> {
+        rt().block_on(WriteBehind::close(self))
+    }
+    fn stats(&self) -> WriteBehindStats {
+        WriteBehind::stats(self)
+    }
+}
+
 /// The async front end of the shared scenarios.
 struct AsyncFace;
 
 impl Face for AsyncFace {
     type Aside = CacheAside<u32, u64, Store_>;
     type Through = WriteThrough<u32, u64, Store_>;
+    type Behind = WriteBehind<u32, u64, Store_>;
     fn cache_aside(store: Arc<Recorder>, options: PolicyOptions) -> Self::Aside {
         CacheAside::with_options(Cache::new(100), Blocking::new(store), options)
     }
     fn write_through(store: Arc<Recorder>, options: PolicyOptions) -> Self::Through {
         WriteThrough::with_options(Cache::new(100), Blocking::new(store), options)
+    }
+    fn write_behind(store: Arc<Recorder>, config: WbConfig) -> Result<Self::Behind, BuildError> {
+        let _runtime = rt().enter(); // the flusher task is spawned there
+        config
+            .apply(WriteBehind::builder(config.cache(), Blocking::new(store)))
+            .build()
     }
 }
 
@@ -235,4 +270,52 @@ async fn a_cancelled_put_still_lands_and_drops_the_copy() {
     // ... and its key's lock is free.
     policy.put(1, 3).await.unwrap();
     assert_eq!(policy.get(&1).await.unwrap(), Some(3));
+}
+
+/// Outside a runtime the builder says so instead of panicking.
+#[test]
+fn write_behind_build_needs_a_runtime() {
+    let b = WriteBehind::builder(
+        Cache::new(10),
+        Blocking::new(MemoryStore::<u32, u64>::new()),
+    );
+    let e = b.build().unwrap_err();
+    assert!(e.to_string().contains("tokio runtime"), "{e}");
+}
+
+/// Dropping an async write-behind cannot wait: its flusher task finishes the writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_behind_drop_hands_the_writes_to_the_flusher_task() {
+    let store = Arc::new(MemoryStore::<u32, u64>::new());
+    let policy = WriteBehind::builder(Cache::new(10), Blocking::new(store.clone()))
+        .flush_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    for k in 0..100 {
+        policy.put(k, u64::from(k)).await.unwrap();
+    }
+    drop(policy);
+    let mut waited = 0;
+    while store.len() < 100 && waited < 10_000 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        waited += 1;
+    }
+    assert_eq!(store.len(), 100);
+}
+
+/// A writer waiting for room on a full queue waits as a task: on a `current_thread` runtime the
+/// flusher still runs and makes the room.
+#[tokio::test]
+async fn write_behind_full_queue_waits_without_blocking_the_runtime() {
+    let store = Arc::new(MemoryStore::<u32, u64>::new().with_latency(Duration::from_millis(1)));
+    let policy = WriteBehind::builder(Cache::new(10), Blocking::new(store.clone()))
+        .queue_capacity(2)
+        .flush_interval(Duration::ZERO)
+        .build()
+        .unwrap();
+    for k in 0..50 {
+        policy.put(k, u64::from(k)).await.unwrap();
+    }
+    policy.shutdown().await.unwrap();
+    assert_eq!(store.len(), 50);
 }

@@ -6,6 +6,7 @@
 //!   [`Store`](crate::Store) one, running its calls on tokio's blocking pool.
 //! - [`CacheAside`] and [`WriteThrough`]: the sync policies' guarantees, `async fn get`, `put`
 //!   and `delete`.
+//! - [`WriteBehind`]: the sync policy's queue and guarantees, flushed by a task.
 //!
 //! [`Cache::get_or_insert_with_async`](crate::Cache::get_or_insert_with_async) needs no feature
 //! and no runtime.
@@ -13,6 +14,8 @@
 mod core;
 mod policy;
 mod store;
+mod write_behind;
 
 pub use policy::{Aside, CacheAside, Policy, Through, WriteMode, WriteThrough};
 pub use store::{AsyncStore, Blocking, BlockingError};
+pub use write_behind::{OnTask, WriteBehind, WriteBehindBuilder};

@@ -75,7 +75,7 @@ mod options;
 mod read_through;
 mod store_calls;
 pub(crate) mod write_behind;
-mod write_queue;
+pub(crate) mod write_queue;
 mod write_through;
 
 pub use cache_aside::CacheAside;
