@@ -554,3 +554,70 @@ fn faults_fail_promptly_clear_local_caches_and_recover() {
     }
     assert_eq!(wb.stats().failed, 0);
 }
+
+/// The async store (features `tokio` and `redis`) speaks the sync store's format: what one
+/// writes the other reads, fill leases included; an async policy runs over it, and its writes
+/// reach another process's cache through the bus.
+#[cfg(feature = "tokio")]
+#[test]
+#[cfg_attr(
+    not(stratacache_redis),
+    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+)]
+fn async_store_shares_the_format_and_the_bus() {
+    use stratacache::future::{self, AsyncStore};
+    let ns = namespace("async");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store: future::RedisStore<u64, String> = future::RedisStore::connect(&url())
+            .await
+            .unwrap()
+            .with_namespace(&ns);
+        let sync: RedisStore<u64, String> = RedisStore::open(&url()).unwrap().with_namespace(&ns);
+        store.write(&1, &"one".into()).await.unwrap();
+        assert_eq!(sync.load(&1).unwrap(), Some("one".into()));
+        sync.write(&2, &"two".into()).unwrap();
+        assert_eq!(store.load(&2).await.unwrap(), Some("two".into()));
+        store
+            .write_batch(&[WriteOp::Put(3, "three".into()), WriteOp::Delete(1)])
+            .await
+            .unwrap();
+        assert_eq!(sync.load(&1).unwrap(), None);
+        // Leases: a write between the miss and the fill voids the fill.
+        let stratacache::Leased::Miss(Some(lease)) = store.load_or_lease(&4).await.unwrap() else {
+            panic!("a miss gets a lease")
+        };
+        sync.write(&4, &"newer".into()).unwrap();
+        assert!(!store.fill(&4, &"older".into(), lease).await.unwrap());
+        assert_eq!(store.load(&4).await.unwrap(), Some("newer".into()));
+
+        // Two async services sharing the store, coherent through the bus.
+        let db = Arc::new(store);
+        let make = |db: Arc<future::RedisStore<u64, String>>| {
+            let policy = future::CacheAside::new(Cache::new(100), Publishing::new(db, None));
+            let p = policy.clone();
+            let bus = InvalidationBus::connect(&url(), &ns, move |inv| match inv {
+                Invalidation::Key(k) => p.invalidate(&k),
+                Invalidation::All => p.cache().clear(),
+            })
+            .unwrap();
+            policy.store().attach(&bus);
+            (policy, bus)
+        };
+        let (a, bus_a) = make(db.clone());
+        let (b, bus_b) = make(db);
+        assert!(eventually(Duration::from_secs(10), || bus_a
+            .is_subscribed()
+            && bus_b.is_subscribed()));
+        assert_eq!(b.get(&3).await.unwrap(), Some("three".into()));
+        a.put(3, "tres".into()).await.unwrap();
+        assert!(eventually(Duration::from_secs(10), || !b
+            .cache()
+            .contains_key(&3)));
+        assert_eq!(b.get(&3).await.unwrap(), Some("tres".into()));
+    });
+}

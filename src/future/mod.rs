@@ -7,15 +7,21 @@
 //! - [`CacheAside`] and [`WriteThrough`]: the sync policies' guarantees, `async fn get`, `put`
 //!   and `delete`.
 //! - [`WriteBehind`]: the sync policy's queue and guarantees, flushed by a task.
+//! - `RedisStore` (with feature `redis`): the sync store's keys and fill leases on redis-rs's
+//!   multiplexed async connection.
 //!
 //! [`Cache::get_or_insert_with_async`](crate::Cache::get_or_insert_with_async) needs no feature
 //! and no runtime.
 
 mod core;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 mod write_behind;
 
 pub use policy::{Aside, CacheAside, Policy, Through, WriteMode, WriteThrough};
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
 pub use store::{AsyncStore, Blocking, BlockingError};
 pub use write_behind::{OnTask, WriteBehind, WriteBehindBuilder};

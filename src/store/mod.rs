@@ -12,6 +12,8 @@ mod redis;
 #[cfg(feature = "redis")]
 mod redis_bus;
 #[cfg(feature = "redis")]
+pub(crate) mod redis_keys;
+#[cfg(feature = "redis")]
 pub use self::redis::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_FILL_LEASE, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF,
     RECONNECT_BACKOFF, RedisStore, RedisStoreError,

@@ -1,7 +1,8 @@
 //! [`RedisStore`]: a [`Store`] on a Redis server, and the connection handling it shares with the
 //! invalidation bus: timeouts on connect, read and write, and reconnection with backoff.
 
-use super::codec::{decode, encode};
+use super::codec::encode;
+use super::redis_keys::{FillAnswer, Keyspace};
 use super::{FillLease, Leased, Store, WriteOp};
 use parking_lot::Mutex;
 use redis::{Client, Connection, RedisError};
@@ -14,32 +15,6 @@ use std::time::{Duration, Instant};
 /// How long a fill lease lasts by default: a reader that took a lease on a miss must fill the
 /// key within this long, or its fill is refused (a crashed reader blocks nothing for longer).
 pub const DEFAULT_FILL_LEASE: Duration = Duration::from_secs(10);
-
-/// On a miss: the value, or the key's outstanding fill lease, or a new one (from a per-namespace
-/// counter). KEYS: value, lease, lease counter; ARGV: lease lifetime in ms.
-const LOAD_OR_LEASE: &str = r"
-local v = redis.call('GET', KEYS[1])
-if v then return {1, v} end
-local t = redis.call('GET', KEYS[2])
-if not t then
-  t = tostring(redis.call('INCR', KEYS[3]))
-  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
-end
-return {0, t}
-";
-
-/// Stores a fill only under the key's outstanding lease, which it consumes. KEYS: value, lease;
-/// ARGV: lease token, value, expiry in seconds (0: none).
-const FILL: &str = r"
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
-if ARGV[3] ~= '0' then
-  redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'NX')
-end
-return 1
-";
 
 /// How long connecting may take by default before the call fails.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -129,18 +104,24 @@ impl Default for Timeouts {
     }
 }
 
-/// One connection to Redis, made on first use and remade after a failure, with backoff.
+/// Connections to Redis, made on use and remade after a failure, with backoff. Each call takes
+/// an idle connection (or makes one) and gives it back after its round trip, so concurrent
+/// callers do not wait for each other; no lock is held across a round trip or a connect.
 pub(crate) struct Link {
     client: Client,
     pub(crate) timeouts: Timeouts,
-    state: Mutex<LinkState>,
+    idle: Mutex<Vec<Connection>>,
+    backoff: Mutex<Backoff>,
 }
 
-struct LinkState {
-    conn: Option<Connection>,
+/// At most this many idle connections are kept; more concurrent callers make more, and drop
+/// them afterwards.
+const MAX_IDLE: usize = 16;
+
+struct Backoff {
     /// No connection attempt before this instant.
     not_before: Option<Instant>,
-    backoff: Duration,
+    wait: Duration,
     last_error: String,
 }
 
@@ -149,10 +130,10 @@ impl Link {
         Ok(Link {
             client: Client::open(url)?,
             timeouts,
-            state: Mutex::new(LinkState {
-                conn: None,
+            idle: Mutex::new(Vec::new()),
+            backoff: Mutex::new(Backoff {
                 not_before: None,
-                backoff: RECONNECT_BACKOFF,
+                wait: RECONNECT_BACKOFF,
                 last_error: String::new(),
             }),
         })
@@ -168,53 +149,68 @@ impl Link {
         Ok(conn)
     }
 
-    /// Runs `f` on the connection, connecting first if needed. A connection that failed is
-    /// dropped, and the next call reconnects (at once after a working connection broke, after
-    /// the backoff when connecting itself failed).
-    pub(crate) fn with<R>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<R, RedisError>,
-    ) -> Result<R, RedisStoreError> {
-        let mut st = self.state.lock();
-        if st.conn.is_none() {
-            if let Some(t) = st.not_before {
+    /// A new connection, unless connecting failed lately (then an "unavailable" error at once,
+    /// during a backoff that doubles with each failed attempt).
+    fn reconnect(&self) -> Result<Connection, RedisStoreError> {
+        {
+            let b = self.backoff.lock();
+            if let Some(t) = b.not_before {
                 let now = Instant::now();
                 if now < t {
                     return Err(RedisStoreError(Inner::Backoff {
                         retry_in: t - now,
-                        last: st.last_error.clone(),
+                        last: b.last_error.clone(),
                     }));
                 }
             }
-            match self.connect() {
-                Ok(c) => {
-                    st.conn = Some(c);
-                    st.not_before = None;
-                    st.backoff = RECONNECT_BACKOFF;
-                }
-                Err(e) => {
-                    st.last_error = e.to_string();
-                    st.not_before = Some(Instant::now() + st.backoff);
-                    st.backoff = (st.backoff * 2).min(MAX_RECONNECT_BACKOFF);
-                    return Err(e.into());
-                }
-            }
         }
-        let conn = st.conn.as_mut().expect("connected above");
-        match f(conn) {
-            Ok(r) => Ok(r),
+        match self.connect() {
+            Ok(c) => {
+                let mut b = self.backoff.lock();
+                b.not_before = None;
+                b.wait = RECONNECT_BACKOFF;
+                Ok(c)
+            }
             Err(e) => {
-                if e.is_io_error()
-                    || e.is_timeout()
-                    || e.is_connection_dropped()
-                    || e.is_unrecoverable_error()
-                {
-                    st.conn = None;
-                    st.last_error = e.to_string();
-                }
+                let mut b = self.backoff.lock();
+                b.last_error = e.to_string();
+                b.not_before = Some(Instant::now() + b.wait);
+                b.wait = (b.wait * 2).min(MAX_RECONNECT_BACKOFF);
                 Err(e.into())
             }
         }
+    }
+
+    /// Runs `f` on a connection of its own. A connection that failed is dropped, and a later
+    /// call makes a new one (at once after a working connection broke, after the backoff when
+    /// connecting itself failed).
+    pub(crate) fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, RedisError>,
+    ) -> Result<R, RedisStoreError> {
+        let idle = self.idle.lock().pop();
+        let mut conn = match idle {
+            Some(c) => c,
+            None => self.reconnect()?,
+        };
+        let r = f(&mut conn);
+        let broken = r.as_ref().is_err_and(|e| {
+            e.is_io_error()
+                || e.is_timeout()
+                || e.is_connection_dropped()
+                || e.is_unrecoverable_error()
+        });
+        if broken {
+            if let Err(e) = &r {
+                self.backoff.lock().last_error = e.to_string();
+            }
+        } else {
+            let mut idle = self.idle.lock();
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        r.map_err(Into::into)
     }
 }
 
@@ -228,7 +224,8 @@ impl Link {
 /// Every call has a connect timeout and read and write timeouts (default 1 s each), so a dead or
 /// stalled server gives an error promptly. A broken connection is remade on the next call;
 /// after a failed attempt, calls fail at once (an "unavailable" error) during a backoff that
-/// doubles from 50 ms up to 2 s. Calls share one connection.
+/// doubles from 50 ms up to 2 s. Concurrent calls use connections of their own (up to 16 are
+/// kept idle for reuse), so callers never wait for each other's round trips.
 ///
 /// # Examples
 ///
@@ -244,9 +241,7 @@ impl Link {
 /// ```
 pub struct RedisStore<K, V> {
     link: Link,
-    namespace: String,
-    ttl: Option<Duration>,
-    lease: Duration,
+    keys: Keyspace,
     _types: PhantomData<fn(K, V)>,
 }
 
@@ -260,9 +255,7 @@ impl<K, V> RedisStore<K, V> {
     pub fn open(url: &str) -> Result<Self, RedisStoreError> {
         Ok(RedisStore {
             link: Link::open(url, Timeouts::default())?,
-            namespace: "stratacache".into(),
-            ttl: None,
-            lease: DEFAULT_FILL_LEASE,
+            keys: Keyspace::default(),
             _types: PhantomData,
         })
     }
@@ -270,14 +263,14 @@ impl<K, V> RedisStore<K, V> {
     /// Keys are stored under `namespace:`; stores with different namespaces do not meet.
     #[must_use]
     pub fn with_namespace(mut self, namespace: &str) -> Self {
-        namespace.clone_into(&mut self.namespace);
+        namespace.clone_into(&mut self.keys.namespace);
         self
     }
 
     /// Every write sets this Redis-side expiry (`SET … EX`, whole seconds, at least 1).
     #[must_use]
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
+        self.keys.ttl = Some(ttl);
         self
     }
 
@@ -285,7 +278,7 @@ impl<K, V> RedisStore<K, V> {
     /// a reader may take between its miss and its fill.
     #[must_use]
     pub fn with_fill_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease.max(Duration::from_millis(1));
+        self.keys.lease = lease.max(Duration::from_millis(1));
         self
     }
 
@@ -298,7 +291,7 @@ impl<K, V> RedisStore<K, V> {
 
     /// The namespace.
     pub fn namespace(&self) -> &str {
-        &self.namespace
+        &self.keys.namespace
     }
 
     /// Asks the server for a `PONG`.
@@ -311,38 +304,6 @@ impl<K, V> RedisStore<K, V> {
             .with(|c| redis::cmd("PING").query::<String>(c).map(drop))
     }
 
-    fn key(&self, key: &K) -> Result<Vec<u8>, RedisStoreError>
-    where
-        K: Serialize,
-    {
-        let mut k = Vec::with_capacity(self.namespace.len() + 9);
-        k.extend_from_slice(self.namespace.as_bytes());
-        k.push(b':');
-        k.extend_from_slice(&encode(key).map_err(codec)?);
-        Ok(k)
-    }
-
-    /// Where the fill lease of the value key `k` lives: the namespace, a NUL (which no value key
-    /// has there, since they continue with `:`), `lease:`, the encoded key.
-    fn lease_key(&self, k: &[u8]) -> Vec<u8> {
-        let mut l = Vec::with_capacity(k.len() + 7);
-        l.extend_from_slice(self.namespace.as_bytes());
-        l.extend_from_slice(b"\0lease:");
-        l.extend_from_slice(&k[self.namespace.len() + 1..]);
-        l
-    }
-
-    /// The per-namespace counter that lease tokens come from.
-    fn lease_counter(&self) -> Vec<u8> {
-        let mut c = self.namespace.as_bytes().to_vec();
-        c.extend_from_slice(b"\0lease-counter");
-        c
-    }
-
-    fn ttl_secs(&self) -> Option<u64> {
-        self.ttl.map(|t| t.as_secs().max(1))
-    }
-
     /// Writes `value` under `key` only if Redis holds nothing there (`SET … NX`).
     ///
     /// # Errors
@@ -353,29 +314,18 @@ impl<K, V> RedisStore<K, V> {
         K: Serialize,
         V: Serialize,
     {
-        let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
+        let (k, v) = (self.keys.key(key)?, encode(value).map_err(codec)?);
         let mut cmd = redis::cmd("SET");
         cmd.arg(k).arg(v).arg("NX");
-        if let Some(s) = self.ttl_secs() {
+        if let Some(s) = self.keys.ttl_secs() {
             cmd.arg("EX").arg(s);
         }
         self.link.with(|c| cmd.query::<Option<String>>(c).map(drop))
     }
 
-    /// Adds a write of `k` to `pipe`: revoke the key's fill lease, then set the value. In this
-    /// order a fill can only land before the new value (which overwrites it), never after.
-    fn queue_set(&self, pipe: &mut redis::Pipeline, k: Vec<u8>, v: Vec<u8>) {
-        pipe.cmd("DEL").arg(self.lease_key(&k)).ignore();
-        let cmd = pipe.cmd("SET").arg(k).arg(v);
-        if let Some(s) = self.ttl_secs() {
-            cmd.arg("EX").arg(s);
-        }
-        cmd.ignore();
-    }
-
-    /// Adds a delete of `k` to `pipe`: the value and its fill lease, in one command.
-    fn queue_del(&self, pipe: &mut redis::Pipeline, k: Vec<u8>) {
-        pipe.cmd("DEL").arg(self.lease_key(&k)).arg(k).ignore();
+    /// Sends `pipe` and reads its answer.
+    fn send<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, RedisStoreError> {
+        self.link.with(|c| pipe.query(c))
     }
 }
 
@@ -387,74 +337,32 @@ where
     type Error = RedisStoreError;
 
     fn load(&self, key: &K) -> Result<Option<V>, RedisStoreError> {
-        let k = self.key(key)?;
-        let bytes: Option<Vec<u8>> = self.link.with(|c| redis::cmd("GET").arg(k).query(c))?;
-        bytes.map(|b| decode(&b).map_err(codec)).transpose()
+        Keyspace::value(self.send(&self.keys.load(key)?)?)
     }
 
     /// Also revokes the key's fill lease (same round trip).
     fn write(&self, key: &K, value: &V) -> Result<(), RedisStoreError> {
-        let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
-        let mut pipe = redis::pipe();
-        self.queue_set(&mut pipe, k, v);
-        self.link.with(|c| pipe.exec(c))
+        self.send(&self.keys.write(key, value)?)
     }
 
     /// Also revokes the key's fill lease (same command).
     fn delete(&self, key: &K) -> Result<(), RedisStoreError> {
-        let mut pipe = redis::pipe();
-        self.queue_del(&mut pipe, self.key(key)?);
-        self.link.with(|c| pipe.exec(c))
+        self.send(&self.keys.delete(key)?)
     }
 
     /// One pipeline, in a `MULTI`/`EXEC` transaction; revokes the fill leases of the keys.
     fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), RedisStoreError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for op in ops {
-            match op {
-                WriteOp::Put(k, v) => {
-                    self.queue_set(&mut pipe, self.key(k)?, encode(v).map_err(codec)?);
-                }
-                WriteOp::Delete(k) => self.queue_del(&mut pipe, self.key(k)?),
-            }
-        }
-        self.link.with(|c| pipe.exec(c))
+        self.send(&self.keys.write_batch(ops)?)
     }
 
     /// One round trip (a script): the value, or the key's fill lease.
     fn load_or_lease(&self, key: &K) -> Result<Leased<V>, RedisStoreError> {
-        let k = self.key(key)?;
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(LOAD_OR_LEASE)
-            .arg(3)
-            .arg(&k)
-            .arg(self.lease_key(&k))
-            .arg(self.lease_counter())
-            .arg(self.lease.as_millis().min(u64::MAX.into()) as u64);
-        let (found, bytes): (u8, Vec<u8>) = self.link.with(|c| cmd.query(c))?;
-        if found == 1 {
-            return decode(&bytes).map_err(codec).map(Leased::Hit);
-        }
-        let token = std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| codec(postcard::Error::DeserializeBadEncoding))?;
-        Ok(Leased::Miss(Some(FillLease::new(token))))
+        Keyspace::leased(self.send(&self.keys.load_or_lease(key)?)?)
     }
 
     /// Stores only under the key's outstanding lease (a script), with the store's TTL.
     fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, RedisStoreError> {
-        let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(FILL)
-            .arg(2)
-            .arg(&k)
-            .arg(self.lease_key(&k))
-            .arg(lease.token().to_string())
-            .arg(v)
-            .arg(self.ttl_secs().unwrap_or(0));
-        let stored: u8 = self.link.with(|c| cmd.query(c))?;
+        let (stored,): FillAnswer = self.send(&self.keys.fill(key, value, lease)?)?;
         Ok(stored == 1)
     }
 }
@@ -462,8 +370,47 @@ where
 impl<K, V> fmt::Debug for RedisStore<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("namespace", &self.namespace)
-            .field("ttl", &self.ttl)
+            .field("namespace", &self.keys.namespace)
+            .field("ttl", &self.keys.ttl)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Concurrent callers do not serialise: a ping answers while another caller's command
+    /// blocks its own connection on the server.
+    #[test]
+    #[cfg_attr(
+        not(stratacache_redis),
+        ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+    )]
+    fn a_call_does_not_wait_for_another_callers_round_trip() {
+        let url = std::env::var("STRATACACHE_REDIS_URL").expect("set when built");
+        let link = std::sync::Arc::new(Link::open(&url, Timeouts::default()).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let blocked = {
+            let (link, tx) = (link.clone(), tx.clone());
+            std::thread::spawn(move || {
+                // BLPOP on a list nobody pushes to: blocks this connection for 0.5 s.
+                let r: Result<Option<(String, String)>, _> = link.with(|c| {
+                    redis::cmd("BLPOP")
+                        .arg("stratacache-test-never-pushed")
+                        .arg(0.5)
+                        .query(c)
+                });
+                assert!(matches!(r, Ok(None)));
+                tx.send("blpop").unwrap();
+            })
+        };
+        // Let the BLPOP reach the server first (it is on its own connection either way).
+        std::thread::sleep(Duration::from_millis(100));
+        link.with(|c| redis::cmd("PING").query::<String>(c))
+            .unwrap();
+        tx.send("ping").unwrap();
+        assert_eq!(rx.recv().unwrap(), "ping", "the ping waited for the BLPOP");
+        blocked.join().unwrap();
     }
 }

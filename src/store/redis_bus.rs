@@ -16,6 +16,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::hash_map::RandomState;
 use std::fmt;
+#[cfg(feature = "tokio")]
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
@@ -388,6 +390,61 @@ where
     /// Not announced: a fill stores what the database already holds.
     fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, S::Error> {
         self.inner.fill(key, value, lease)
+    }
+}
+
+/// In async code: the same announcements, each sent from tokio's blocking pool (a `PUBLISH`
+/// on the bus's connection) after the store took the write, so no runtime thread waits on it.
+#[cfg(feature = "tokio")]
+impl<K, V, S> crate::future::AsyncStore<K, V> for Publishing<S, K>
+where
+    S: crate::future::AsyncStore<K, V>,
+    K: Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    type Error = S::Error;
+
+    fn load(&self, key: &K) -> impl Future<Output = Result<Option<V>, S::Error>> + Send {
+        self.inner.load(key)
+    }
+
+    async fn write(&self, key: &K, value: &V) -> Result<(), S::Error> {
+        self.inner.write(key, value).await?;
+        self.announce_from_task(vec![key.clone()]).await;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &K) -> Result<(), S::Error> {
+        self.inner.delete(key).await?;
+        self.announce_from_task(vec![key.clone()]).await;
+        Ok(())
+    }
+
+    async fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), S::Error>
+    where
+        K: Sync,
+        V: Sync,
+    {
+        self.inner.write_batch(ops).await?;
+        self.announce_from_task(ops.iter().map(|op| op.key().clone()).collect())
+            .await;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<S, K: Send + Sync + 'static> Publishing<S, K> {
+    /// Announces `keys` from the blocking pool; a failure is counted, as in sync code.
+    async fn announce_from_task(&self, keys: Vec<K>) {
+        let bus = self.bus.read().clone();
+        if let Some(bus) = bus {
+            let _ = tokio::task::spawn_blocking(move || {
+                for k in &keys {
+                    bus.publish(k);
+                }
+            })
+            .await;
+        }
     }
 }
 

@@ -1,0 +1,209 @@
+//! What a Redis store sends and how it reads the answers, shared by the sync
+//! [`RedisStore`](super::RedisStore) and the async `future::RedisStore`: key names, value
+//! encoding, TTLs, and the fill-lease scripts. Each request is a pipeline; the two stores only
+//! differ in how they send it (a pooled blocking connection, or a multiplexed async one).
+
+use super::codec::{decode, encode};
+use super::redis::{DEFAULT_FILL_LEASE, RedisStoreError, codec};
+use super::{FillLease, Leased, WriteOp};
+use redis::Pipeline;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// On a miss: the value, or the key's outstanding fill lease, or a new one (from a per-namespace
+/// counter). KEYS: value, lease, lease counter; ARGV: lease lifetime in ms.
+const LOAD_OR_LEASE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then return {1, v} end
+local t = redis.call('GET', KEYS[2])
+if not t then
+  t = tostring(redis.call('INCR', KEYS[3]))
+  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
+end
+return {0, t}
+";
+
+/// Stores a fill only under the key's outstanding lease, which it consumes. KEYS: value, lease;
+/// ARGV: lease token, value, expiry in seconds (0: none).
+const FILL: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'NX')
+end
+return 1
+";
+
+/// A store's namespace, TTL and lease lifetime, and the requests they make.
+#[derive(Clone, Debug)]
+pub(crate) struct Keyspace {
+    pub(crate) namespace: String,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) lease: Duration,
+}
+
+/// The answer to [`Keyspace::load`].
+pub(crate) type LoadAnswer = (Option<Vec<u8>>,);
+/// The answer to [`Keyspace::load_or_lease`].
+pub(crate) type LeaseAnswer = ((u8, Vec<u8>),);
+/// The answer to [`Keyspace::fill`].
+pub(crate) type FillAnswer = (u8,);
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace {
+            namespace: "stratacache".into(),
+            ttl: None,
+            lease: DEFAULT_FILL_LEASE,
+        }
+    }
+}
+
+impl Keyspace {
+    /// `namespace:` followed by the key's encoding.
+    pub(crate) fn key<K: Serialize>(&self, key: &K) -> Result<Vec<u8>, RedisStoreError> {
+        let mut k = Vec::with_capacity(self.namespace.len() + 9);
+        k.extend_from_slice(self.namespace.as_bytes());
+        k.push(b':');
+        k.extend_from_slice(&encode(key).map_err(codec)?);
+        Ok(k)
+    }
+
+    /// Where the fill lease of the value key `k` lives: the namespace, a NUL (which no value key
+    /// has there, since they continue with `:`), `lease:`, the encoded key.
+    fn lease_key(&self, k: &[u8]) -> Vec<u8> {
+        let mut l = Vec::with_capacity(k.len() + 7);
+        l.extend_from_slice(self.namespace.as_bytes());
+        l.extend_from_slice(b"\0lease:");
+        l.extend_from_slice(&k[self.namespace.len() + 1..]);
+        l
+    }
+
+    /// The per-namespace counter that lease tokens come from.
+    fn lease_counter(&self) -> Vec<u8> {
+        let mut c = self.namespace.as_bytes().to_vec();
+        c.extend_from_slice(b"\0lease-counter");
+        c
+    }
+
+    pub(crate) fn ttl_secs(&self) -> Option<u64> {
+        self.ttl.map(|t| t.as_secs().max(1))
+    }
+
+    /// `GET`; read the answer with [`value`](Self::value).
+    pub(crate) fn load<K: Serialize>(&self, key: &K) -> Result<Pipeline, RedisStoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(self.key(key)?);
+        Ok(pipe)
+    }
+
+    /// The value a [`load`](Self::load) found.
+    pub(crate) fn value<V: DeserializeOwned>(
+        (bytes,): LoadAnswer,
+    ) -> Result<Option<V>, RedisStoreError> {
+        bytes.map(|b| decode(&b).map_err(codec)).transpose()
+    }
+
+    /// Adds a write of `k` to `pipe`: revoke the key's fill lease, then set the value. In this
+    /// order a fill can only land before the new value (which overwrites it), never after.
+    fn queue_set(&self, pipe: &mut Pipeline, k: Vec<u8>, v: Vec<u8>) {
+        pipe.cmd("DEL").arg(self.lease_key(&k)).ignore();
+        let cmd = pipe.cmd("SET").arg(k).arg(v);
+        if let Some(s) = self.ttl_secs() {
+            cmd.arg("EX").arg(s);
+        }
+        cmd.ignore();
+    }
+
+    /// Adds a delete of `k` to `pipe`: the value and its fill lease, in one command.
+    fn queue_del(&self, pipe: &mut Pipeline, k: Vec<u8>) {
+        pipe.cmd("DEL").arg(self.lease_key(&k)).arg(k).ignore();
+    }
+
+    /// A write, which revokes the key's fill lease (same round trip).
+    pub(crate) fn write<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: &V,
+    ) -> Result<Pipeline, RedisStoreError> {
+        let mut pipe = redis::pipe();
+        self.queue_set(&mut pipe, self.key(key)?, encode(value).map_err(codec)?);
+        Ok(pipe)
+    }
+
+    /// A delete, with the key's fill lease.
+    pub(crate) fn delete<K: Serialize>(&self, key: &K) -> Result<Pipeline, RedisStoreError> {
+        let mut pipe = redis::pipe();
+        self.queue_del(&mut pipe, self.key(key)?);
+        Ok(pipe)
+    }
+
+    /// A batch: one `MULTI`/`EXEC` transaction that also revokes the keys' fill leases.
+    pub(crate) fn write_batch<K: Serialize, V: Serialize>(
+        &self,
+        ops: &[WriteOp<K, V>],
+    ) -> Result<Pipeline, RedisStoreError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for op in ops {
+            match op {
+                WriteOp::Put(k, v) => {
+                    self.queue_set(&mut pipe, self.key(k)?, encode(v).map_err(codec)?);
+                }
+                WriteOp::Delete(k) => self.queue_del(&mut pipe, self.key(k)?),
+            }
+        }
+        Ok(pipe)
+    }
+
+    /// The value or the key's fill lease, in one script; read with [`leased`](Self::leased).
+    pub(crate) fn load_or_lease<K: Serialize>(&self, key: &K) -> Result<Pipeline, RedisStoreError> {
+        let k = self.key(key)?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(LOAD_OR_LEASE)
+            .arg(3)
+            .arg(&k)
+            .arg(self.lease_key(&k))
+            .arg(self.lease_counter())
+            .arg(self.lease.as_millis().min(u64::MAX.into()) as u64);
+        Ok(pipe)
+    }
+
+    /// What a [`load_or_lease`](Self::load_or_lease) found.
+    pub(crate) fn leased<V: DeserializeOwned>(
+        ((found, bytes),): LeaseAnswer,
+    ) -> Result<Leased<V>, RedisStoreError> {
+        if found == 1 {
+            return decode(&bytes).map_err(codec).map(Leased::Hit);
+        }
+        let token = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| codec(postcard::Error::DeserializeBadEncoding))?;
+        Ok(Leased::Miss(Some(FillLease::new(token))))
+    }
+
+    /// A fill under `lease` (a script), with the store's TTL; the answer is 1 if it stored.
+    pub(crate) fn fill<K: Serialize, V: Serialize>(
+        &self,
+        key: &K,
+        value: &V,
+        lease: FillLease,
+    ) -> Result<Pipeline, RedisStoreError> {
+        let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(FILL)
+            .arg(2)
+            .arg(&k)
+            .arg(self.lease_key(&k))
+            .arg(lease.token().to_string())
+            .arg(v)
+            .arg(self.ttl_secs().unwrap_or(0));
+        Ok(pipe)
+    }
+}
