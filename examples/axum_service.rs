@@ -213,7 +213,7 @@ async fn client(addr: std::net::SocketAddr, c: u64, deadline: Instant) -> Client
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let put = rng % 10 == 0;
+        let put = rng.is_multiple_of(10);
         // A connection PUTs only its own users, so that its last acknowledged name of each is
         // the last one overall.
         let id = if put {
