@@ -491,7 +491,11 @@ where
         init: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
         let hash = self.hash(&key);
-        let (mut key, mut record) = (key, true);
+        let mut record = match self.lookup_shared(hash, &key) {
+            Ok(v) => return Ok(v),
+            Err(record) => record,
+        };
+        let mut key = key;
         let lead = loop {
             match self.flight_step(hash, key, &mut record) {
                 Step::Hit(v) => return Ok(v),
@@ -537,10 +541,13 @@ where
     /// # }
     /// ```
     pub async fn get_or_insert_with_async<F: Future<Output = V>>(&self, key: K, init: F) -> V {
-        match self
-            .try_get_or_insert_with_async(key, async { Ok::<V, Infallible>(init.await) })
-            .await
-        {
+        let hash = self.hash(&key);
+        let record = match self.lookup_shared(hash, &key) {
+            Ok(v) => return v,
+            Err(record) => record,
+        };
+        let init = async move { Ok::<V, Infallible>(init.await) };
+        match Box::pin(self.flight_async(hash, key, record, init)).await {
             Ok(v) => v,
             Err(never) => match never {},
         }
@@ -559,7 +566,34 @@ where
         init: F,
     ) -> Result<V, E> {
         let hash = self.hash(&key);
-        let (mut key, mut record) = (key, true);
+        let record = match self.lookup_shared(hash, &key) {
+            Ok(v) => return Ok(v),
+            Err(record) => record,
+        };
+        // The miss path's state lives on the heap: a hit's future stays small.
+        Box::pin(self.flight_async(hash, key, record, init)).await
+    }
+
+    /// A hit under the shared lock, or whether the miss still has to be counted (`true`: the
+    /// shared path could not tell, the exclusive one counts it).
+    #[inline]
+    fn lookup_shared(&self, hash: u64, key: &K) -> Result<V, bool> {
+        match self.shard(hash).lookup(hash, key, &self.now(), true) {
+            Lookup::Hit(v) => Ok(v),
+            Lookup::Miss => Err(false),
+            Lookup::Retry => Err(true),
+        }
+    }
+
+    /// The miss path of the async pair: wait for the key's flight or lead one.
+    async fn flight_async<E, F: Future<Output = Result<V, E>>>(
+        &self,
+        hash: u64,
+        key: K,
+        mut record: bool,
+        init: F,
+    ) -> Result<V, E> {
+        let mut key = key;
         let lead = loop {
             match self.flight_step(hash, key, &mut record) {
                 Step::Hit(v) => return Ok(v),
@@ -578,20 +612,13 @@ where
         Ok(self.land(hash, lead, value))
     }
 
-    /// One step of a flight for `key`: its value, or the flight to wait for (with the key back,
-    /// and whether the flight is for this very key), or the lead of a new flight. A hit needs
-    /// only the shared lock, like `get`; a miss (counted there once: `record` turns false) goes
-    /// on under the exclusive lock, where "is it there, and is somebody loading it" is one
-    /// question. No lock is held when it returns.
+    /// One step of a flight for `key` after a miss under the shared lock: its value, or the
+    /// flight to wait for (with the key back, and whether the flight is for this very key), or
+    /// the lead of a new flight. It runs under the exclusive lock, where "is it there, and is
+    /// somebody loading it" is one question; `record` says whether the miss is still to be
+    /// counted (then it is, once). No lock is held when it returns.
     fn flight_step(&self, hash: u64, key: K, record: &mut bool) -> Step<'_, K, V> {
         let shard = self.shard(hash);
-        if *record {
-            match shard.lookup(hash, &key, &self.now(), true) {
-                Lookup::Hit(v) => return Step::Hit(v),
-                Lookup::Miss => *record = false,
-                Lookup::Retry => {}
-            }
-        }
         let now = self.now();
         let mut out = Removals::new();
         let mut core = shard.write();
