@@ -15,7 +15,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 #[path = "support/peers.rs"]
-#[allow(dead_code)]
 mod peers;
 
 /// Operations per measured iteration.
