@@ -6,7 +6,7 @@ use super::AsyncStore;
 use crate::Cache;
 use crate::WriteOp;
 use crate::flight::Outcome;
-use crate::policy::core::{LoadResult, PolicyCore, ReadStep, Written};
+use crate::policy::core::{LoadResult, PolicyCore, ReadStep, Written, settle};
 use crate::policy::key_locks::KeyLock;
 use crate::policy::{ErrorKind, PolicyError, PolicyOptions};
 use std::future::{Future, poll_fn};
@@ -42,17 +42,6 @@ pub(crate) async fn catch_unwind<F: Future>(f: F) -> std::thread::Result<F::Outp
         },
     )
     .await
-}
-
-/// A store call's answer as a policy result.
-fn settle<R, E: std::error::Error + Send + Sync + 'static>(
-    answer: std::thread::Result<Result<R, E>>,
-) -> Result<R, PolicyError> {
-    match answer {
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(PolicyError::store(e)),
-        Err(payload) => Err(PolicyError::panicked(&*payload)),
-    }
 }
 
 /// A write's answer on its way back to its caller, with the key's writer lock. If the caller is

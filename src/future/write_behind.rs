@@ -3,7 +3,8 @@
 
 use super::AsyncStore;
 use super::core::{AsyncCore, catch_unwind};
-use crate::policy::write_behind::{WriteBehindCore, answer};
+use crate::policy::core::settle;
+use crate::policy::write_behind::WriteBehindCore;
 use crate::policy::write_queue::{Batch, Next};
 use crate::sync::Mutex;
 use crate::{BuildError, Cache, ErrorKind, PolicyError, WriteBehindStats};
@@ -341,7 +342,7 @@ where
         let wb = &self.wb;
         let mut retries = wb.retries();
         let result = loop {
-            match answer(catch_unwind(wb.core.store.write_batch(&batch.ops)).await) {
+            match settle(catch_unwind(wb.core.store.write_batch(&batch.ops)).await) {
                 Ok(()) => break Ok(()),
                 Err(e) => match retries.next_wait() {
                     Some(wait) => tokio::time::sleep(wait).await,

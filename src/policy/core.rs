@@ -230,3 +230,15 @@ where
         }
     }
 }
+
+/// A store call's answer (caught panics included) as a policy result: the one translation,
+/// for every front end and every call.
+pub(crate) fn settle<R, E: std::error::Error + Send + Sync + 'static>(
+    answer: std::thread::Result<Result<R, E>>,
+) -> Result<R, PolicyError> {
+    match answer {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(PolicyError::store(e)),
+        Err(payload) => Err(PolicyError::panicked(&*payload)),
+    }
+}

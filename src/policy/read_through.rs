@@ -2,7 +2,7 @@
 //! calls that turn panics (and, with a timeout, hangs) into errors, writes serialised per key.
 
 use super::PolicyError;
-use super::core::{LoadResult, PolicyCore, ReadStep, Written};
+use super::core::{LoadResult, PolicyCore, ReadStep, Written, settle};
 use super::key_locks::KeyLock;
 use super::options::PolicyOptions;
 use super::store_calls::{Helpers, Overdue};
@@ -158,17 +158,6 @@ where
         };
         then(self, &r);
         r
-    }
-}
-
-/// A store call's answer as a policy result.
-fn settle<R, E: std::error::Error + Send + Sync + 'static>(
-    answer: std::thread::Result<Result<R, E>>,
-) -> Result<R, PolicyError> {
-    match answer {
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(PolicyError::store(e)),
-        Err(payload) => Err(PolicyError::panicked(&*payload)),
     }
 }
 

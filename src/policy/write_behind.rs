@@ -2,7 +2,7 @@
 //! them to the store in batches, coalescing writes to one key, retrying with backoff, and
 //! reporting what still fails.
 
-use super::core::PolicyCore;
+use super::core::{PolicyCore, settle};
 use super::read_through::ReadThrough;
 use super::write_queue::{Batch, Next, Refused, WriteQueue};
 use super::{ErrorKind, PolicyError, PolicyOptions};
@@ -384,17 +384,6 @@ impl<K, V, C> Retries<'_, K, V, C> {
     }
 }
 
-/// A store call's answer as a policy result.
-pub(crate) fn answer<E: std::error::Error + Send + Sync + 'static>(
-    r: std::thread::Result<Result<(), E>>,
-) -> Result<(), PolicyError> {
-    match r {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(PolicyError::store(e)),
-        Err(p) => Err(PolicyError::panicked(&*p)),
-    }
-}
-
 /// Write-behind: `put` and `delete` update the cache and queue the write; a background thread
 /// writes batches to the store.
 ///
@@ -685,7 +674,7 @@ where
         let mut retries = wb.retries();
         let result = loop {
             let r = panic::catch_unwind(AssertUnwindSafe(|| wb.core.store.write_batch(&batch.ops)));
-            match answer(r) {
+            match settle(r) {
                 Ok(()) => break Ok(()),
                 Err(e) => match retries.next_wait() {
                     Some(wait) => thread::sleep(wait),
