@@ -26,10 +26,11 @@ pub use clock::{Clock, ManualClock, RealClock};
 pub use hashbrown::DefaultHashBuilder;
 pub use listener::RemovalCause;
 pub use policy::{
-    CacheAside, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES,
+    Aside, CacheAside, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_BACKOFF, ErrorKind, MAX_BACKOFF, OnThread, PolicyError, PolicyOptions, WhenFull,
-    WriteBehind, WriteBehindBuilder, WriteBehindStats, WriteThrough,
+    DEFAULT_RETRY_BACKOFF, ErrorKind, MAX_BACKOFF, OnThread, PolicyError, PolicyOptions,
+    ReadThroughPolicy, Through, WhenFull, WriteBehind, WriteBehindBuilder, WriteBehindStats,
+    WriteMode, WriteThrough,
 };
 pub use stats::CacheStats;
 #[cfg(feature = "redis")]

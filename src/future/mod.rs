@@ -20,7 +20,7 @@ mod redis;
 mod store;
 mod write_behind;
 
-pub use policy::{Aside, CacheAside, Policy, Through, WriteMode, WriteThrough};
+pub use policy::{CacheAside, ReadThroughPolicy, WriteThrough};
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 pub use store::{AsyncStore, Blocking, BlockingError};

@@ -1,46 +1,15 @@
 //! [`CacheAside`] and [`WriteThrough`] for async code: one generic policy over the async core,
-//! the two differing only in what a write does to the cache (the same rule as their sync
-//! namesakes, from the same [`PolicyCore`](crate::policy::core::PolicyCore)).
+//! the two differing only in what a write does to the cache ([`WriteMode`], shared with their
+//! sync namesakes, as is the rule itself in the policy core).
 
 use super::AsyncStore;
 use super::core::AsyncCore;
-use crate::policy::core::Written;
-use crate::{Cache, CacheStats, PolicyError, PolicyOptions, WriteOp};
+use crate::policy::mode;
+use crate::{Aside, Cache, CacheStats, PolicyError, PolicyOptions, Through, WriteMode, WriteOp};
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-/// What a [`Policy`]'s writes do to the cache: [`Aside`] or [`Through`].
-pub trait WriteMode: sealed::Sealed + Send + Sync + 'static {
-    /// The policy's name, for `Debug`.
-    const NAME: &'static str;
-    /// Whether a successful write puts the value in the cache (write-through) rather than
-    /// dropping the cached copy (cache-aside).
-    const THROUGH: bool;
-}
-
-/// Cache-aside: a write goes to the store, then drops the cached copy.
-#[derive(Debug)]
-pub enum Aside {}
-/// Write-through: a write goes to the store, then to the cache.
-#[derive(Debug)]
-pub enum Through {}
-
-impl sealed::Sealed for Aside {}
-impl sealed::Sealed for Through {}
-impl WriteMode for Aside {
-    const NAME: &'static str = "CacheAside";
-    const THROUGH: bool = false;
-}
-impl WriteMode for Through {
-    const NAME: &'static str = "WriteThrough";
-    const THROUGH: bool = true;
-}
 
 /// Cache-aside over an [`AsyncStore`] (feature `tokio`), with every guarantee of the sync
 /// [`crate::CacheAside`]: `get` reads through with one load per key (awaited, not blocking a
@@ -65,7 +34,7 @@ impl WriteMode for Through {
 /// # Ok::<(), stratacache::PolicyError>(())
 /// # }).unwrap();
 /// ```
-pub type CacheAside<K, V, S> = Policy<K, V, S, Aside>;
+pub type CacheAside<K, V, S> = ReadThroughPolicy<K, V, S, Aside>;
 
 /// Write-through over an [`AsyncStore`] (feature `tokio`), with every guarantee of the sync
 /// [`crate::WriteThrough`]: `put` writes the store, then the cache; on a store error the cache is
@@ -86,25 +55,25 @@ pub type CacheAside<K, V, S> = Policy<K, V, S, Aside>;
 /// # Ok::<(), stratacache::PolicyError>(())
 /// # }).unwrap();
 /// ```
-pub type WriteThrough<K, V, S> = Policy<K, V, S, Through>;
+pub type WriteThrough<K, V, S> = ReadThroughPolicy<K, V, S, Through>;
 
 /// The async cache-aside and write-through policies: use them by their names, [`CacheAside`]
 /// and [`WriteThrough`]. Cheap to clone (clones share the cache and the store).
-pub struct Policy<K, V, S, M> {
+pub struct ReadThroughPolicy<K, V, S, M> {
     core: Arc<AsyncCore<K, V, S>>,
     mode: PhantomData<fn() -> M>,
 }
 
-impl<K, V, S, M> Clone for Policy<K, V, S, M> {
+impl<K, V, S, M> Clone for ReadThroughPolicy<K, V, S, M> {
     fn clone(&self) -> Self {
-        Policy {
+        ReadThroughPolicy {
             core: self.core.clone(),
             mode: PhantomData,
         }
     }
 }
 
-impl<K, V, S, M> Policy<K, V, S, M>
+impl<K, V, S, M> ReadThroughPolicy<K, V, S, M>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -118,7 +87,7 @@ where
 
     /// The policy over `store`, with negative caching or a timeout (on the runtime's timer).
     pub fn with_options(cache: Cache<K, V>, store: S, options: PolicyOptions) -> Self {
-        Policy {
+        ReadThroughPolicy {
             core: Arc::new(AsyncCore::new(cache, store, &options)),
             mode: PhantomData,
         }
@@ -144,11 +113,7 @@ where
     /// dropped anyway), or a timeout (the copy is dropped, and dropped again when the write
     /// lands).
     pub async fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
-        let written = if M::THROUGH {
-            Written::ThroughPut(value.clone())
-        } else {
-            Written::Aside
-        };
+        let written = mode::put::<M, V>(value.clone());
         self.core.write(WriteOp::Put(key, value), written).await
     }
 
@@ -158,12 +123,9 @@ where
     ///
     /// As [`put`](Self::put).
     pub async fn delete(&self, key: &K) -> Result<(), PolicyError> {
-        let written = if M::THROUGH {
-            Written::ThroughDelete
-        } else {
-            Written::Aside
-        };
-        self.core.write(WriteOp::Delete(key.clone()), written).await
+        self.core
+            .write(WriteOp::Delete(key.clone()), mode::delete::<M, V>())
+            .await
     }
 
     /// Drops the cached copy only; a load in progress will not refill it.
@@ -187,7 +149,7 @@ where
     }
 }
 
-impl<K, V, S, M: WriteMode> fmt::Debug for Policy<K, V, S, M> {
+impl<K, V, S, M: WriteMode> fmt::Debug for ReadThroughPolicy<K, V, S, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(M::NAME)
             .field("cache", &self.core.cache)

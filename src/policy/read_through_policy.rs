@@ -1,0 +1,165 @@
+//! [`CacheAside`] and [`WriteThrough`]: one generic policy over the sync front end of the policy
+//! core, the two differing only in what a write does to the cache ([`WriteMode`]).
+
+use super::PolicyError;
+use super::mode::{self, Aside, Through, WriteMode};
+use super::read_through::ReadThrough;
+use crate::{Cache, CacheStats, PolicyOptions, Store};
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Cache-aside (lazy loading): `get` reads through the cache with one load per key, `put` and
+/// `delete` write the store and then invalidate the cached copy.
+///
+/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
+/// older value, and a load that was in progress when a write landed does not put what it read
+/// into the cache. A write abandoned by a timeout is still ordered before the next write of its
+/// key, and drops the cached copy when it lands.
+///
+/// # Examples
+///
+/// ```
+/// use stratacache::{Cache, CacheAside, MemoryStore, Store};
+/// let store = MemoryStore::new();
+/// store.write(&1, &"old").unwrap();
+/// let users = CacheAside::new(Cache::new(100), store);
+/// assert_eq!(users.get(&1)?, Some("old")); // a miss: loaded from the store
+/// assert_eq!(users.get(&1)?, Some("old")); // a hit
+/// users.put(1, "new")?; // writes the store, drops the cached copy
+/// assert_eq!(users.get(&1)?, Some("new"));
+/// assert_eq!(users.store().loads(), 2);
+/// # Ok::<(), stratacache::PolicyError>(())
+/// ```
+pub type CacheAside<K, V, S> = ReadThroughPolicy<K, V, S, Aside>;
+
+/// Write-through: `put` writes the store, then the cache, so the cache stays warm with what the
+/// store holds. Writers of one key are serialised, so the cache ends with the value the store
+/// ends with. `get` reads through like [`CacheAside`](crate::CacheAside).
+///
+/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
+/// older value, and once the store has settled the cache holds nothing the store does not. A
+/// write abandoned by a timeout is still ordered before the next write of its key, and drops the
+/// cached copy when it lands.
+///
+/// # Examples
+///
+/// ```
+/// use stratacache::{Cache, MemoryStore, WriteThrough};
+/// let policy = WriteThrough::new(Cache::new(100), MemoryStore::new());
+/// policy.put(7, "seven")?;
+/// assert_eq!(policy.cache().get(&7), Some("seven")); // cached by the write
+/// assert_eq!(policy.store().peek(&7), Some("seven"));
+///
+/// policy.store().fail_next(1);
+/// assert!(policy.put(7, "eight").is_err());
+/// assert_eq!(policy.cache().get(&7), Some("seven")); // unchanged on a store error
+/// # Ok::<(), stratacache::PolicyError>(())
+/// ```
+pub type WriteThrough<K, V, S> = ReadThroughPolicy<K, V, S, Through>;
+
+/// The sync cache-aside and write-through policies: use them by their names, [`CacheAside`]
+/// and [`WriteThrough`]. Cheap to clone (clones share the cache and the store).
+pub struct ReadThroughPolicy<K, V, S, M> {
+    core: Arc<ReadThrough<K, V, S>>,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<K, V, S, M> Clone for ReadThroughPolicy<K, V, S, M> {
+    fn clone(&self) -> Self {
+        ReadThroughPolicy {
+            core: self.core.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<K, V, S, M> ReadThroughPolicy<K, V, S, M>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+    M: WriteMode,
+{
+    /// The policy over `store`, with default [`PolicyOptions`].
+    pub fn new(cache: Cache<K, V>, store: S) -> Self {
+        Self::with_options(cache, store, PolicyOptions::new())
+    }
+
+    /// The policy over `store`, with negative caching or a timeout.
+    pub fn with_options(cache: Cache<K, V>, store: S, options: PolicyOptions) -> Self {
+        ReadThroughPolicy {
+            core: Arc::new(ReadThrough::new(cache, store, &options)),
+            mode: PhantomData,
+        }
+    }
+
+    /// The value under `key`: from the cache, or loaded from the store (one load per key
+    /// however many callers miss at once) and cached.
+    ///
+    /// # Errors
+    ///
+    /// The store's error, a caught panic, or a timeout; the cache is not filled then.
+    pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
+        self.core.get(key, |_| None)
+    }
+
+    /// Writes the store, then the cache (write-through) or drops the cached copy (cache-aside).
+    /// Writes of one key are serialised, so the store sees them in the order they were made.
+    ///
+    /// # Errors
+    ///
+    /// The store's error: write-through leaves the cache unchanged, cache-aside drops the copy
+    /// anyway (the store may or may not hold the new value). After a timeout the write may still
+    /// land: it keeps the key's writer lock until it does (later writes of the key wait for it)
+    /// and drops the cached copy when it lands (see
+    /// [`PolicyOptions::timeout`](crate::PolicyOptions::timeout)).
+    pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
+        let v = value.clone();
+        self.core.write(
+            &key,
+            move |s: &S, k: &K| s.write(k, &v),
+            mode::put::<M, V>(value),
+        )
+    }
+
+    /// Deletes from the store, then from the cache.
+    ///
+    /// # Errors
+    ///
+    /// As [`put`](Self::put).
+    pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
+        self.core
+            .write(key, |s: &S, k: &K| s.delete(k), mode::delete::<M, V>())
+    }
+
+    /// Drops the cached copy only (for example when another process changed the store); a load
+    /// in progress will not refill it.
+    pub fn invalidate(&self, key: &K) {
+        self.core.invalidate(key);
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Cache<K, V> {
+        &self.core.cache
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.core.store
+    }
+
+    /// The cache's counters.
+    pub fn stats(&self) -> CacheStats {
+        self.core.cache.stats()
+    }
+}
+
+impl<K, V, S, M: WriteMode> fmt::Debug for ReadThroughPolicy<K, V, S, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(M::NAME)
+            .field("cache", &self.core.cache)
+            .finish_non_exhaustive()
+    }
+}
