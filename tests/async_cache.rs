@@ -3,8 +3,9 @@
 //! only when every task waits, so "the loads overlapped" is a fact about virtual time (100 ms
 //! elapsed, not 5 s), never a wall-clock measurement.
 
-use parking_lot::Mutex;
-use std::collections::HashMap;
+mod common;
+
+use common::mixed::{self, Op};
 use std::future::pending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -172,49 +173,34 @@ async fn a_dropped_waiter_leaves_the_flight_untouched() {
 async fn mixed_tasks_conserve_every_value() {
     const TASKS: u32 = 8;
     const OPS: u32 = 5_000;
-    let reported: Arc<Mutex<HashMap<u32, usize>>> = Arc::default();
-    let sink = reported.clone();
-    let cache: Arc<Cache<u32, u32>> = Arc::new(
-        Cache::builder()
-            .max_capacity(64)
-            .shards(4)
-            .eviction_listener(move |_k, v, _c| *sink.lock().entry(v).or_default() += 1)
-            .build()
-            .unwrap(),
-    );
+    let (cache, reported) = mixed::counted_cache();
     let tasks: Vec<_> = (0..TASKS)
         .map(|t| {
             let cache = cache.clone();
             tokio::spawn(async move {
                 let mut stored = Vec::new();
-                let mut rng = 0x9E37_79B9u32.wrapping_mul(t + 1);
-                for i in 0..OPS {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 17;
-                    rng ^= rng << 5;
-                    let key = rng % 200;
-                    let value = (i << 3) | t;
-                    match rng % 7 {
-                        0..=2 => {
-                            cache.insert(key, value);
-                            stored.push(value);
+                for op in mixed::ops(t, OPS) {
+                    match op {
+                        Op::Insert(k, v) => {
+                            cache.insert(k, v);
+                            stored.push(v);
                         }
-                        3 => {
+                        Op::GetOrInsert(k, v) => {
                             let got = cache
-                                .get_or_insert_with_async(key, async move {
+                                .get_or_insert_with_async(k, async move {
                                     tokio::task::yield_now().await;
-                                    value
+                                    v
                                 })
                                 .await;
-                            if got == value {
-                                stored.push(value);
+                            if got == v {
+                                stored.push(v);
                             }
                         }
-                        4 => {
-                            cache.remove(&key);
+                        Op::Remove(k) => {
+                            cache.remove(&k);
                         }
-                        _ => {
-                            cache.get(&key);
+                        Op::Get(k) => {
+                            cache.get(&k);
                         }
                     }
                 }
@@ -226,12 +212,5 @@ async fn mixed_tasks_conserve_every_value() {
     for t in tasks {
         stored.extend(t.await.unwrap());
     }
-    cache.validate();
-    let present: Vec<u32> = (0..200).filter_map(|k| cache.peek(&k)).collect();
-    let reported = reported.lock();
-    for v in stored {
-        let n =
-            reported.get(&v).copied().unwrap_or(0) + present.iter().filter(|p| **p == v).count();
-        assert_eq!(n, 1, "value {v} present or reported {n} times");
-    }
+    mixed::check_conservation(&cache, &stored, &reported);
 }

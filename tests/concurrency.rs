@@ -1,8 +1,10 @@
 //! Threaded tests: single-flight loads, panicking loaders, listeners and weighers, reentrancy,
 //! and a mixed workload that checks conservation of every value.
 
+mod common;
+
+use common::mixed::{self, Op};
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
@@ -173,16 +175,7 @@ fn listener_and_weigher_may_call_back_into_the_cache() {
 fn mixed_workload_on_four_threads_conserves_every_value() {
     const THREADS: u32 = 4;
     const OPS: u32 = if cfg!(miri) { 200 } else { 20_000 };
-    let reported: Arc<Mutex<HashMap<u32, usize>>> = Arc::default();
-    let sink = reported.clone();
-    let cache: Arc<Cache<u32, u32>> = Arc::new(
-        Cache::builder()
-            .max_capacity(64)
-            .shards(4)
-            .eviction_listener(move |_k, v, _c| *sink.lock().entry(v).or_default() += 1)
-            .build()
-            .unwrap(),
-    );
+    let (cache, reported) = mixed::counted_cache();
     let barrier = Arc::new(Barrier::new(THREADS as usize));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -190,31 +183,22 @@ fn mixed_workload_on_four_threads_conserves_every_value() {
             thread::spawn(move || {
                 barrier.wait();
                 let mut stored = Vec::new();
-                let mut rng = 0x9E37_79B9u32.wrapping_mul(t + 1);
-                for i in 0..OPS {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 17;
-                    rng ^= rng << 5;
-                    let key = rng % 200;
-                    // Values are unique across threads: thread in the low bits.
-                    let value = (i << 2) | t;
-                    match rng % 7 {
-                        0..=2 => {
-                            cache.insert(key, value);
-                            stored.push(value);
+                for op in mixed::ops(t, OPS) {
+                    match op {
+                        Op::Insert(k, v) => {
+                            cache.insert(k, v);
+                            stored.push(v);
                         }
-                        3 => {
-                            let got = cache.get_or_insert_with(key, || value);
-                            if got == value {
-                                stored.push(value);
+                        Op::GetOrInsert(k, v) => {
+                            if cache.get_or_insert_with(k, || v) == v {
+                                stored.push(v);
                             }
                         }
-                        4 => {
-                            // A removed value is reported as Explicit, so it still counts.
-                            cache.remove(&key);
+                        Op::Remove(k) => {
+                            cache.remove(&k);
                         }
-                        _ => {
-                            cache.get(&key);
+                        Op::Get(k) => {
+                            cache.get(&k);
                         }
                     }
                     assert!(cache.weighted_size() <= cache.capacity());
@@ -227,13 +211,5 @@ fn mixed_workload_on_four_threads_conserves_every_value() {
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
-    cache.validate();
-    let present: Vec<u32> = (0..200).filter_map(|k| cache.peek(&k)).collect();
-    let reported = reported.lock();
-    for v in stored {
-        let n =
-            reported.get(&v).copied().unwrap_or(0) + present.iter().filter(|p| **p == v).count();
-        assert_eq!(n, 1, "value {v} present or reported {n} times");
-    }
-    assert_eq!(cache.stats().expirations, 0);
+    mixed::check_conservation(&cache, &stored, &reported);
 }
