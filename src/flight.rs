@@ -13,6 +13,7 @@
 //! there an entry, and if not, is somebody loading it" is one atomic question. Only the wait
 //! itself happens outside the shard lock.
 
+use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Condvar, Mutex};
 use std::borrow::Borrow;
 use std::future::Future;
@@ -48,6 +49,9 @@ struct Inner<T, X> {
 pub(crate) struct Signal<T, X = ()> {
     inner: Mutex<Inner<T, X>>,
     ended: Condvar,
+    /// Set once the flight has ended, for [`is_ended`](Signal::is_ended), which takes no lock
+    /// (it is asked under the policies' registry lock).
+    over: AtomicBool,
 }
 
 impl<T: Clone, X> Signal<T, X> {
@@ -59,6 +63,7 @@ impl<T: Clone, X> Signal<T, X> {
                 wakers: Vec::new(),
             }),
             ended: Condvar::new(),
+            over: AtomicBool::new(false),
         })
     }
 
@@ -81,6 +86,7 @@ impl<T: Clone, X> Signal<T, X> {
             None => State::Abandoned,
         };
         let wakers = std::mem::take(&mut inner.wakers);
+        self.over.store(true, Ordering::Release);
         drop(inner);
         self.ended.notify_all();
         for w in wakers.into_iter().flatten() {
@@ -93,9 +99,9 @@ impl<T: Clone, X> Signal<T, X> {
         f(&mut self.inner.lock().extra)
     }
 
-    /// Whether the flight has ended.
+    /// Whether the flight has ended; takes no lock.
     pub(crate) fn is_ended(&self) -> bool {
-        !matches!(self.inner.lock().state, State::Pending)
+        self.over.load(Ordering::Acquire)
     }
 
     /// Blocks the thread until the flight ends.
