@@ -1,8 +1,9 @@
-//! [`CacheAside`] and [`WriteThrough`]: one generic policy over the sync front end of the policy
-//! core, the two differing only in what a write does to the cache ([`WriteMode`]).
+//! [`ReadThroughPolicy`]: the sync cache-aside and write-through policies as one generic type
+//! over the sync front end of the policy core, the two differing only in what a write does to
+//! the cache ([`WriteMode`]); their names are aliases (`cache_aside.rs`, `write_through.rs`).
 
 use super::PolicyError;
-use super::mode::{self, Aside, Through, WriteMode};
+use super::mode::{self, WriteMode};
 use super::read_through::ReadThrough;
 use crate::{Cache, CacheStats, PolicyOptions, Store};
 use std::fmt;
@@ -10,57 +11,8 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Cache-aside (lazy loading): `get` reads through the cache with one load per key, `put` and
-/// `delete` write the store and then invalidate the cached copy.
-///
-/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
-/// older value, and a load that was in progress when a write landed does not put what it read
-/// into the cache. A write abandoned by a timeout is still ordered before the next write of its
-/// key, and drops the cached copy when it lands.
-///
-/// # Examples
-///
-/// ```
-/// use stratacache::{Cache, CacheAside, MemoryStore, Store};
-/// let store = MemoryStore::new();
-/// store.write(&1, &"old").unwrap();
-/// let users = CacheAside::new(Cache::new(100), store);
-/// assert_eq!(users.get(&1)?, Some("old")); // a miss: loaded from the store
-/// assert_eq!(users.get(&1)?, Some("old")); // a hit
-/// users.put(1, "new")?; // writes the store, drops the cached copy
-/// assert_eq!(users.get(&1)?, Some("new"));
-/// assert_eq!(users.store().loads(), 2);
-/// # Ok::<(), stratacache::PolicyError>(())
-/// ```
-pub type CacheAside<K, V, S> = ReadThroughPolicy<K, V, S, Aside>;
-
-/// Write-through: `put` writes the store, then the cache, so the cache stays warm with what the
-/// store holds. Writers of one key are serialised, so the cache ends with the value the store
-/// ends with. `get` reads through like [`CacheAside`](crate::CacheAside).
-///
-/// Consistency: once `put` or `delete` returns `Ok`, no later `get` on any thread returns an
-/// older value, and once the store has settled the cache holds nothing the store does not. A
-/// write abandoned by a timeout is still ordered before the next write of its key, and drops the
-/// cached copy when it lands.
-///
-/// # Examples
-///
-/// ```
-/// use stratacache::{Cache, MemoryStore, WriteThrough};
-/// let policy = WriteThrough::new(Cache::new(100), MemoryStore::new());
-/// policy.put(7, "seven")?;
-/// assert_eq!(policy.cache().get(&7), Some("seven")); // cached by the write
-/// assert_eq!(policy.store().peek(&7), Some("seven"));
-///
-/// policy.store().fail_next(1);
-/// assert!(policy.put(7, "eight").is_err());
-/// assert_eq!(policy.cache().get(&7), Some("seven")); // unchanged on a store error
-/// # Ok::<(), stratacache::PolicyError>(())
-/// ```
-pub type WriteThrough<K, V, S> = ReadThroughPolicy<K, V, S, Through>;
-
-/// The sync cache-aside and write-through policies: use them by their names, [`CacheAside`]
-/// and [`WriteThrough`]. Cheap to clone (clones share the cache and the store).
+/// The sync cache-aside and write-through policies: use them by their names,
+/// [`CacheAside`](crate::CacheAside) and [`WriteThrough`](crate::WriteThrough). Cheap to clone (clones share the cache and the store).
 pub struct ReadThroughPolicy<K, V, S, M> {
     core: Arc<ReadThrough<K, V, S>>,
     mode: PhantomData<fn() -> M>,
