@@ -52,6 +52,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     pub(crate) max_capacity: Option<u64>,
     pub(crate) shards: Option<usize>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) tti: Option<Duration>,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<crate::listener::Listener<K, V>>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -65,6 +66,7 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             max_capacity: None,
             shards: None,
             ttl: None,
+            tti: None,
             weigher: None,
             listener: None,
             clock: Arc::new(RealClock),
@@ -101,6 +103,37 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// The time-to-idle of every entry: an entry not read (by `get` or a hit of
+    /// `get_or_insert_with`) for this long is expired, cause `Expired`. Every such hit, and every
+    /// insert, restarts its idle clock; `peek` and `contains_key` do not. With a time-to-live
+    /// too, whichever comes first expires it. Must not be zero. Costs 8 bytes per entry, and
+    /// nothing for caches without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stratacache::{Cache, ManualClock};
+    /// let clock = ManualClock::new();
+    /// let cache = Cache::builder()
+    ///     .max_capacity(10)
+    ///     .time_to_idle(Duration::from_secs(60))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// cache.insert(1, "one");
+    /// clock.advance(Duration::from_secs(59));
+    /// assert_eq!(cache.get(&1), Some("one")); // read: idle for another 60 s from now
+    /// clock.advance(Duration::from_secs(59));
+    /// assert_eq!(cache.get(&1), Some("one"));
+    /// clock.advance(Duration::from_secs(60));
+    /// assert_eq!(cache.get(&1), None); // not read for 60 s
+    /// # Ok::<(), stratacache::BuildError>(())
+    /// ```
+    pub fn time_to_idle(mut self, tti: Duration) -> Self {
+        self.tti = Some(tti);
+        self
+    }
+
     /// The weight of an entry, counted against `max_capacity`; 0 counts as 1. Called outside
     /// every lock, once per insert.
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
@@ -133,6 +166,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             max_capacity: self.max_capacity,
             shards: self.shards,
             ttl: self.ttl,
+            tti: self.tti,
             weigher: self.weigher,
             listener: self.listener,
             clock: self.clock,
@@ -176,6 +210,9 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         }
         if self.ttl == Some(Duration::ZERO) {
             return Err(BuildError::new("time_to_live must be greater than zero"));
+        }
+        if self.tti == Some(Duration::ZERO) {
+            return Err(BuildError::new("time_to_idle must be greater than zero"));
         }
         Ok(Cache::from_parts(self, capacity, shards))
     }
@@ -223,6 +260,7 @@ impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
             .field("max_capacity", &self.max_capacity)
             .field("shards", &self.shards)
             .field("time_to_live", &self.ttl)
+            .field("time_to_idle", &self.tti)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
             .finish_non_exhaustive()

@@ -99,11 +99,16 @@ impl<K, V, S> Cache<K, V, S> {
     pub(crate) fn from_parts(b: CacheBuilder<K, V, S>, capacity: u64, shards: usize) -> Self {
         debug_assert!(shards.is_power_of_two() && shards as u64 <= capacity);
         let n = shards as u64;
+        // Nanoseconds, as the shards count time; 0 is "none".
+        let idle = b.tti.map_or(0, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
         let shard_vec: Vec<Shard<K, V>> = (0..n)
             .map(|i| {
                 Shard::new(
                     capacity / n + u64::from(i < capacity % n),
                     b.weigher.is_some(),
+                    idle,
                 )
             })
             .collect();

@@ -60,9 +60,9 @@ pub(crate) enum Lookup<V> {
 }
 
 impl<K, V> Shard<K, V> {
-    pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
+    pub(crate) fn new(capacity: u64, weighted: bool, idle: u64) -> Self {
         Shard {
-            core: RwLock::new(Core::new(capacity, weighted)),
+            core: RwLock::new(Core::new(capacity, weighted, idle)),
             peek_hits: AtomicU64::new(0),
         }
     }
@@ -123,6 +123,7 @@ impl<K, V> Shard<K, V> {
             if !core.promotions.record(i) {
                 return Lookup::Retry;
             }
+            core.touch(i, now);
         } else {
             self.peek_hits.fetch_add(1, Relaxed);
         }
@@ -215,6 +216,13 @@ pub(crate) struct Core<K, V> {
     /// One deadline per node once any entry of this shard got one; empty before.
     deadlines: Vec<u64>,
     timed: bool,
+    /// The time-to-idle in nanoseconds, 0 for none.
+    idle: u64,
+    /// `timed` or a time-to-idle: whether any entry can expire (one test on the hot path).
+    expiring: bool,
+    /// With a time-to-idle, when each node was last read or written (atomics: a hit under the
+    /// shared lock records its time here); empty otherwise.
+    accessed: Vec<AtomicU64>,
     weighted: bool,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
     weights: Vec<u32>,
@@ -228,8 +236,11 @@ pub(crate) struct Core<K, V> {
 }
 
 impl<K, V> Core<K, V> {
-    fn new(capacity: u64, weighted: bool) -> Self {
+    fn new(capacity: u64, weighted: bool, idle: u64) -> Self {
         Core {
+            idle,
+            expiring: idle != 0,
+            accessed: Vec::new(),
             promotions: Promotions::new(),
             table: HashTable::new(),
             nodes: Vec::new(),
@@ -263,11 +274,29 @@ impl<K, V> Core<K, V> {
         }
     }
 
+    /// Whether entry `i` has expired: its deadline has come, or it has not been read for the
+    /// time-to-idle. The one place that decides it.
     #[inline]
     pub(crate) fn is_expired(&self, i: u32, now: &Now<'_>) -> bool {
-        self.timed && {
+        self.expiring && self.expired_at(i, now)
+    }
+
+    fn expired_at(&self, i: u32, now: &Now<'_>) -> bool {
+        (self.timed && {
             let d = self.deadlines[i as usize];
             d != NEVER && now.get() >= d
+        }) || (self.idle != 0
+            && now
+                .get()
+                .saturating_sub(self.accessed[i as usize].load(Relaxed))
+                >= self.idle)
+    }
+
+    /// Entry `i` was read or written now: its idle time starts again.
+    #[inline]
+    fn touch(&self, i: u32, now: &Now<'_>) {
+        if self.idle != 0 {
+            self.accessed[i as usize].store(now.get(), Relaxed);
         }
     }
 
@@ -329,6 +358,7 @@ impl<K, V> Core<K, V> {
             Some(i) => {
                 if promote {
                     self.list.move_to_front(&mut self.nodes, i);
+                    self.touch(i, now);
                 }
                 self.stats.hits += u64::from(record);
                 Some(self.nodes[i as usize].value.clone())
@@ -411,6 +441,7 @@ impl<K, V> Core<K, V> {
             }
             self.weight = self.weight - old_weight + u64::from(weight);
             self.set_deadline(i, deadline);
+            self.touch(i, now);
             self.list.move_to_front(&mut self.nodes, i);
             self.stats.inserts += 1;
             self.evict_while(|c| c.weight > c.capacity, now, out);
@@ -435,7 +466,7 @@ impl<K, V> Core<K, V> {
                     self.evict(t, now, out);
                 }
             } else {
-                self.push(hash, key, value, weight, deadline);
+                self.push(hash, key, value, weight, deadline, now);
             }
             self.stats.inserts += 1;
         }
@@ -450,6 +481,7 @@ impl<K, V> Core<K, V> {
     fn set_deadline(&mut self, i: u32, deadline: u64) {
         if deadline != NEVER && !self.timed {
             self.timed = true;
+            self.expiring = true;
             self.deadlines.reserve_exact(self.nodes.capacity());
             self.deadlines.resize(self.nodes.len(), NEVER);
         }
@@ -459,7 +491,7 @@ impl<K, V> Core<K, V> {
     }
 
     /// Appends a new node at the head of the list.
-    fn push(&mut self, hash: u64, key: K, value: V, weight: u32, deadline: u64) {
+    fn push(&mut self, hash: u64, key: K, value: V, weight: u32, deadline: u64, now: &Now<'_>) {
         let len = self.nodes.len();
         debug_assert!(len < self.max_entries);
         if len == self.nodes.capacity() {
@@ -471,6 +503,9 @@ impl<K, V> Core<K, V> {
             }
             if self.timed {
                 self.deadlines.reserve_exact(target - len);
+            }
+            if self.idle != 0 {
+                self.accessed.reserve_exact(target - len);
             }
         }
         let i = len as u32;
@@ -485,6 +520,9 @@ impl<K, V> Core<K, V> {
         }
         if self.timed {
             self.deadlines.push(NEVER);
+        }
+        if self.idle != 0 {
+            self.accessed.push(AtomicU64::new(now.get()));
         }
         self.set_deadline(i, deadline);
         self.table_insert(i);
@@ -518,6 +556,7 @@ impl<K, V> Core<K, V> {
             self.weights[t as usize] = weight;
         }
         self.set_deadline(t, deadline);
+        self.touch(t, now);
         self.table_insert(t);
         self.list.push_front(&mut self.nodes, t);
     }
@@ -634,6 +673,9 @@ impl<K, V> Core<K, V> {
         if self.timed {
             self.deadlines.swap_remove(i as usize);
         }
+        if self.idle != 0 {
+            self.accessed.swap_remove(i as usize);
+        }
         if i != last {
             self.list.relocated(&mut self.nodes, i);
             let bucket = self.bucket_of(i, last);
@@ -647,7 +689,7 @@ impl<K, V> Core<K, V> {
 
     /// Removes every expired entry, reporting them in LRU order; returns how many.
     pub(crate) fn purge_expired(&mut self, now: &Now<'_>, out: &mut Removals<K, V>) -> usize {
-        if !self.timed {
+        if !self.expiring {
             return 0;
         }
         let mut purged = 0;
@@ -714,6 +756,10 @@ impl<K, V> Core<K, V> {
                 self.deadlines.is_empty()
             },
             "deadlines not parallel to the slab",
+        )?;
+        check(
+            self.accessed.len() == if self.idle != 0 { n } else { 0 },
+            "access times not parallel to the slab",
         )?;
         for &i in &self.table {
             check((i as usize) < n, "table index out of bounds")?;
@@ -787,7 +833,7 @@ mod tests {
     #[cfg(not(feature = "shuttle"))]
     fn promotion_buffer_shares_the_lock_line() {
         fn check<K, V>() {
-            let shard: Shard<K, V> = Shard::new(8, false);
+            let shard: Shard<K, V> = Shard::new(8, false, 0);
             let start = std::ptr::from_ref(&shard).addr();
             let core = shard.read();
             let buffer = std::ptr::from_ref(&core.promotions).addr();
@@ -807,7 +853,7 @@ mod tests {
     fn misses_and_hits_under_the_shared_lock_are_all_counted() {
         let clock = RealClock;
         let now = Now::new(&clock, Instant::now());
-        let shard: Shard<u64, u64> = Shard::new(100, false);
+        let shard: Shard<u64, u64> = Shard::new(100, false, 0);
         for k in 0..10 {
             shard
                 .write()
@@ -851,7 +897,7 @@ mod tests {
     fn churn(hash: fn(u64) -> u64, remove: fn(u64) -> bool, refill: usize) -> (usize, usize) {
         let clock = RealClock;
         let now = Now::new(&clock, Instant::now());
-        let mut core: Core<u64, u64> = Core::new(1792, false);
+        let mut core: Core<u64, u64> = Core::new(1792, false, 0);
         let (mut grown, mut in_place) = (0, 0);
         let mut insert = |core: &mut Core<u64, u64>, k: u64| {
             let buckets = core.table.num_buckets();

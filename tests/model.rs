@@ -28,13 +28,18 @@ fn op(keys: u8) -> impl Strategy<Value = Op> {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (1u64..12, any::<bool>(), prop::option::of(1u64..6)).prop_map(|(capacity, weighted, ttl)| {
-        Config {
+    (
+        1u64..12,
+        any::<bool>(),
+        prop::option::of(1u64..6),
+        prop::option::of(1u64..6),
+    )
+        .prop_map(|(capacity, weighted, ttl, tti)| Config {
             capacity,
             weighted,
             ttl,
-        }
-    })
+            tti,
+        })
 }
 
 proptest! {
@@ -149,6 +154,12 @@ fn builder_rejects_bad_settings() {
     assert!(e.to_string().contains("shards"), "{e}");
     let e = Cache::<u32, u32>::builder()
         .max_capacity(10)
+        .time_to_idle(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("time_to_idle"), "{e}");
+    let e = Cache::<u32, u32>::builder()
+        .max_capacity(10)
         .shards(1 << 20)
         .build()
         .unwrap_err();
@@ -217,4 +228,49 @@ fn ttl_is_not_extended_by_reads_and_restarts_on_replace() {
     clock.advance(Duration::from_secs(1));
     assert!(!cache.contains_key(&2));
     assert_eq!(cache.stats().expirations, 2);
+}
+
+#[test]
+fn time_to_idle_restarts_on_hits_not_on_peeks_and_the_first_limit_wins() {
+    let clock = ManualClock::new();
+    let events = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let cache: Cache<u32, u32> = Cache::builder()
+        .max_capacity(10)
+        .time_to_idle(Duration::from_secs(10))
+        .time_to_live(Duration::from_secs(25))
+        .clock(clock.clone())
+        .eviction_listener(move |k, _v, c| sink.lock().push((k, c)))
+        .build()
+        .unwrap();
+    cache.insert(1, 1);
+    cache.insert(2, 2);
+    cache.insert(3, 3);
+    clock.advance(Duration::from_secs(9));
+    assert_eq!(cache.get(&1), Some(1), "a hit restarts 1's idle clock");
+    assert_eq!(cache.peek(&2), Some(2), "a peek does not restart 2's");
+    assert!(cache.contains_key(&3), "nor does contains_key 3's");
+    assert_eq!(
+        cache.get_or_insert_with(3, || 33),
+        3,
+        "a get_or_insert hit restarts 3's"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(cache.peek(&2), None, "2 was not read for 10 s");
+    clock.advance(Duration::from_secs(8));
+    assert_eq!(cache.get(&1), Some(1));
+    assert_eq!(cache.get(&3), Some(3));
+    // The TTL comes first for 1 (inserted at 0, read at 18): 25 s after its insert.
+    clock.advance(Duration::from_secs(7));
+    assert_eq!(cache.get(&1), None, "the TTL ended first");
+    assert_eq!(cache.purge_expired(), 1, "3 as well");
+    assert_eq!(
+        *events.lock(),
+        [
+            (2, RemovalCause::Expired),
+            (1, RemovalCause::Expired),
+            (3, RemovalCause::Expired)
+        ]
+    );
+    assert_eq!(cache.stats().expirations, 3);
 }

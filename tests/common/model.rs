@@ -31,6 +31,8 @@ pub struct Config {
     pub capacity: u64,
     pub weighted: bool,
     pub ttl: Option<u64>,
+    /// Time-to-idle, in seconds of the manual clock.
+    pub tti: Option<u64>,
 }
 
 /// The weigher both sides use: 0..=4, where 0 counts as 1.
@@ -43,6 +45,8 @@ pub struct Entry {
     value: u32,
     weight: u64,
     deadline: Option<u64>,
+    /// When it was last read by a promoting hit, or written.
+    accessed: u64,
 }
 
 /// A textbook LRU: `entries[0]` is the least recently used.
@@ -67,6 +71,7 @@ impl Model {
 
     fn expired(&self, e: &Entry) -> bool {
         e.deadline.is_some_and(|d| self.now >= d)
+            || self.cfg.tti.is_some_and(|t| self.now >= e.accessed + t)
     }
 
     pub fn weight(&self) -> u64 {
@@ -91,7 +96,8 @@ impl Model {
                 self.stats.hits += 1;
                 let v = self.entries[i].value;
                 if promote {
-                    let e = self.entries.remove(i);
+                    let mut e = self.entries.remove(i);
+                    e.accessed = self.now;
                     self.entries.push(e);
                 }
                 Some(v)
@@ -130,6 +136,7 @@ impl Model {
             value,
             weight,
             deadline,
+            accessed: self.now,
         });
         self.stats.inserts += 1;
         while self.weight() > self.cfg.capacity {
@@ -229,6 +236,9 @@ pub fn build(cfg: Config, shards: usize) -> Real {
     if let Some(t) = cfg.ttl {
         b = b.time_to_live(Duration::from_secs(t));
     }
+    if let Some(t) = cfg.tti {
+        b = b.time_to_idle(Duration::from_secs(t));
+    }
     Real {
         cache: b.build().unwrap(),
         clock,
@@ -273,6 +283,7 @@ impl Config {
             capacity: 1 + self.capacity % 12,
             weighted: self.weighted,
             ttl: self.ttl.map(|t| 1 + t % 6),
+            tti: self.tti.map(|t| 1 + t % 6),
         }
     }
 }
