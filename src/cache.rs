@@ -4,7 +4,7 @@ use crate::builder::{CacheBuilder, Weigher};
 use crate::clock::{Clock, Now};
 use crate::flight::{Found, Outcome, Signal};
 use crate::listener::{Listener, RemovalCause, Removals};
-use crate::shard::{Lookup, NewEntry, Shard};
+use crate::shard::{Core, Freshness, Lookup, NewEntry, Shard};
 use crate::stats::CacheStats;
 use hashbrown::DefaultHashBuilder;
 use std::borrow::Borrow;
@@ -180,6 +180,21 @@ impl<K, V, S> Cache<K, V, S> {
         Now::new(&*self.clock, self.origin)
     }
 
+    /// The cache's clock, in nanoseconds since its origin (the unit of [`Freshness`]).
+    pub(crate) fn clock_nanos(&self) -> u64 {
+        self.now().get()
+    }
+
+    /// From now on every entry keeps when it was written and how long its load took, for
+    /// [`get_fresh`](Self::get_fresh) (16 bytes per entry; what is cached now counts as written
+    /// now).
+    pub(crate) fn keep_stamps(&self) {
+        let now = self.now();
+        for s in self.shards.iter() {
+            s.write().keep_stamps(&now);
+        }
+    }
+
     #[inline]
     fn shard_index(&self, hash: u64) -> usize {
         (hash >> self.shard_shift) as usize & self.shard_mask
@@ -266,28 +281,31 @@ where
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
-        match shard.lookup(hash, key, &now, promote) {
+        match shard.lookup(hash, key, &now, promote, Core::value) {
             Lookup::Hit(v) => Some(v),
             Lookup::Miss => None,
-            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, promote),
+            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, promote, Core::value),
         }
     }
 
     #[cold]
-    fn lookup_exclusive<Q>(
+    fn lookup_exclusive<Q, R>(
         &self,
         shard: &Shard<K, V>,
         hash: u64,
         key: &Q,
         now: &Now<'_>,
         promote: bool,
-    ) -> Option<V>
+        read: impl FnOnce(&Core<K, V>, u32) -> R,
+    ) -> Option<R>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let mut out = Removals::new();
-        let v = shard.write().get(hash, key, now, promote, true, &mut out);
+        let v = shard
+            .write()
+            .get(hash, key, now, promote, true, &mut out, read);
         self.deliver(out);
         v
     }
@@ -335,7 +353,7 @@ where
     /// ```
     #[inline]
     pub fn insert(&self, key: K, value: V) {
-        self.insert_inner(key, value, self.ttl);
+        self.insert_inner(key, value, self.ttl, None);
     }
 
     /// Like [`insert`](Self::insert), with this entry's own time-to-live.
@@ -354,11 +372,31 @@ where
     /// # Ok::<(), stratacache::BuildError>(())
     /// ```
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
-        self.insert_inner(key, value, Some(ttl));
+        self.insert_inner(key, value, Some(ttl), None);
+    }
+
+    /// A get for a policy that refreshes ahead: the value, with its age, its load time and its
+    /// time left (see [`keep_stamps`](Self::keep_stamps)). Counted and promoted as a `get`.
+    pub(crate) fn get_fresh(&self, key: &K) -> Option<(V, Freshness)> {
+        let hash = self.hash(key);
+        let now = self.now();
+        let shard = self.shard(hash);
+        let read = |c: &Core<K, V>, i| (c.value(i), c.freshness(i, &now));
+        match shard.lookup(hash, key, &now, true, read) {
+            Lookup::Hit(r) => Some(r),
+            Lookup::Miss => None,
+            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, true, read),
+        }
+    }
+
+    /// An insert of a value whose load took `delta` nanoseconds (kept with the entry when the
+    /// cache keeps stamps).
+    pub(crate) fn insert_loaded(&self, key: K, value: V, delta: u64) {
+        self.insert_inner(key, value, self.ttl, Some(delta));
     }
 
     #[inline]
-    fn insert_inner(&self, key: K, value: V, ttl: Option<Duration>) {
+    fn insert_inner(&self, key: K, value: V, ttl: Option<Duration>, delta: Option<u64>) {
         let hash = self.hash(&key);
         let weight = self.weigh(&key, &value);
         let now = self.now();
@@ -369,6 +407,7 @@ where
             value,
             weight,
             ttl,
+            delta,
         };
         self.shard(hash).write().insert(new, &now, &mut out);
         self.deliver(out);
@@ -583,7 +622,10 @@ where
     /// shared path could not tell, the exclusive one counts it).
     #[inline]
     fn lookup_shared(&self, hash: u64, key: &K) -> Result<V, bool> {
-        match self.shard(hash).lookup(hash, key, &self.now(), true) {
+        match self
+            .shard(hash)
+            .lookup(hash, key, &self.now(), true, Core::value)
+        {
             Lookup::Hit(v) => Ok(v),
             Lookup::Miss => Err(false),
             Lookup::Retry => Err(true),
@@ -627,7 +669,7 @@ where
         let now = self.now();
         let mut out = Removals::new();
         let mut core = shard.write();
-        if let Some(v) = core.get(hash, &key, &now, true, *record, &mut out) {
+        if let Some(v) = core.get(hash, &key, &now, true, *record, &mut out, Core::value) {
             drop(core);
             self.deliver(out);
             return Step::Hit(v);
@@ -681,6 +723,7 @@ where
                 value: stored,
                 weight,
                 ttl: self.ttl,
+                delta: None,
             };
             core.insert(new, &now, &mut out);
             Arc::strong_count(&lead.signal) > 1

@@ -52,8 +52,9 @@ pub(crate) struct Shard<K, V> {
 }
 
 /// What a lookup under the shared lock found.
-pub(crate) enum Lookup<V> {
-    Hit(V),
+pub(crate) enum Lookup<R> {
+    /// What the lookup read from the entry (its value, say).
+    Hit(R),
     Miss,
     /// An expired entry to remove, or a full promotion buffer: ask again under the exclusive lock.
     Retry,
@@ -100,13 +101,20 @@ impl<K, V> Shard<K, V> {
         self.core.read()
     }
 
-    /// A lookup under the shared lock: a hit is recorded for replay (with `promote`) or counted.
+    /// A lookup under the shared lock: a hit is recorded for replay (with `promote`) or counted,
+    /// and `read` reads what the caller wants of the entry (its value, say).
     #[inline]
-    pub(crate) fn lookup<Q>(&self, hash: u64, key: &Q, now: &Now<'_>, promote: bool) -> Lookup<V>
+    pub(crate) fn lookup<Q, R>(
+        &self,
+        hash: u64,
+        key: &Q,
+        now: &Now<'_>,
+        promote: bool,
+        read: impl FnOnce(&Core<K, V>, u32) -> R,
+    ) -> Lookup<R>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
-        V: Clone,
     {
         let core = self.core.read();
         let Some(i) = core.find(hash, key) else {
@@ -127,7 +135,7 @@ impl<K, V> Shard<K, V> {
         } else {
             self.peek_hits.fetch_add(1, Relaxed);
         }
-        Lookup::Hit(core.nodes[i as usize].value.clone())
+        Lookup::Hit(read(&core, i))
     }
 
     /// Whether a live entry is under `key`, under the shared lock; `None`: it has expired, ask
@@ -176,6 +184,26 @@ pub(crate) struct Node<K, V> {
     value: V,
 }
 
+/// When an entry was written and how long the load that produced it took, in nanoseconds of the
+/// cache's clock: kept only once a policy that refreshes ahead asks for them
+/// ([`Core::keep_stamps`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Stamp {
+    born: u64,
+    delta: u64,
+}
+
+/// What a policy that refreshes ahead reads with a hit (nanoseconds of the cache's clock).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Freshness {
+    /// Since the entry was written (0 if the cache keeps no stamps).
+    pub(crate) age: u64,
+    /// How long the load that produced it took (0 if unknown).
+    pub(crate) delta: u64,
+    /// Until its deadline, if it has one.
+    pub(crate) left: Option<u64>,
+}
+
 impl<K, V> Linked for Node<K, V> {
     #[inline]
     fn links(&self) -> &Links {
@@ -195,6 +223,9 @@ pub(crate) struct NewEntry<K, V> {
     /// At least 1.
     pub(crate) weight: u32,
     pub(crate) ttl: Option<Duration>,
+    /// How long the load of the value took (nanoseconds), for caches that keep stamps; `None`
+    /// keeps what a replaced entry had.
+    pub(crate) delta: Option<u64>,
 }
 
 /// The state of one shard, behind its lock.
@@ -223,6 +254,9 @@ pub(crate) struct Core<K, V> {
     /// With a time-to-idle, when each node was last read or written (atomics: a hit under the
     /// shared lock records its time here); empty otherwise.
     accessed: Vec<AtomicU64>,
+    /// Whether `stamps` is kept: one per node once a policy that refreshes ahead asked for them.
+    stamped: bool,
+    stamps: Vec<Stamp>,
     weighted: bool,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
     weights: Vec<u32>,
@@ -241,6 +275,8 @@ impl<K, V> Core<K, V> {
             idle,
             expiring: idle != 0,
             accessed: Vec::new(),
+            stamped: false,
+            stamps: Vec::new(),
             promotions: Promotions::new(),
             table: HashTable::new(),
             nodes: Vec::new(),
@@ -292,6 +328,51 @@ impl<K, V> Core<K, V> {
                 >= self.idle)
     }
 
+    /// The value of entry `i`.
+    #[inline]
+    pub(crate) fn value(&self, i: u32) -> V
+    where
+        V: Clone,
+    {
+        self.nodes[i as usize].value.clone()
+    }
+
+    /// How old entry `i` is, how long its load took and how long it has left.
+    pub(crate) fn freshness(&self, i: u32, now: &Now<'_>) -> Freshness {
+        let t = now.get();
+        let (age, delta) = match self.stamps.get(i as usize) {
+            Some(s) => (t.saturating_sub(s.born), s.delta),
+            None => (0, 0),
+        };
+        let left = match self.deadlines.get(i as usize) {
+            Some(&d) if d != NEVER => Some(d.saturating_sub(t)),
+            _ => None,
+        };
+        Freshness { age, delta, left }
+    }
+
+    /// From now on, keep a [`Stamp`] per entry; the entries already here count as written now,
+    /// with an unknown load time.
+    pub(crate) fn keep_stamps(&mut self, now: &Now<'_>) {
+        if !self.stamped {
+            self.stamped = true;
+            self.stamps.reserve_exact(self.nodes.capacity());
+            let born = now.get();
+            self.stamps
+                .resize(self.nodes.len(), Stamp { born, delta: 0 });
+        }
+    }
+
+    /// Entry `i` was written now, by a load that took `delta` (`None`: as long as the last).
+    #[inline]
+    fn stamp(&mut self, i: u32, delta: Option<u64>, now: &Now<'_>) {
+        if self.stamped {
+            let s = &mut self.stamps[i as usize];
+            s.born = now.get();
+            s.delta = delta.unwrap_or(s.delta);
+        }
+    }
+
     /// Entry `i` was read or written now: its idle time starts again.
     #[inline]
     fn touch(&self, i: u32, now: &Now<'_>) {
@@ -338,9 +419,10 @@ impl<K, V> Core<K, V> {
     }
 
     /// A lookup: with `promote` the entry becomes the most recently used; with `record` the
-    /// hit or miss is counted.
+    /// hit or miss is counted; `read` reads what the caller wants of the entry.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
-    pub(crate) fn get<Q>(
+    pub(crate) fn get<Q, R>(
         &mut self,
         hash: u64,
         key: &Q,
@@ -348,11 +430,11 @@ impl<K, V> Core<K, V> {
         promote: bool,
         record: bool,
         out: &mut Removals<K, V>,
-    ) -> Option<V>
+        read: impl FnOnce(&Self, u32) -> R,
+    ) -> Option<R>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
-        V: Clone,
     {
         match self.find_live(hash, key, now, out) {
             Some(i) => {
@@ -361,7 +443,7 @@ impl<K, V> Core<K, V> {
                     self.touch(i, now);
                 }
                 self.stats.hits += u64::from(record);
-                Some(self.nodes[i as usize].value.clone())
+                Some(read(self, i))
             }
             None => {
                 self.stats.misses += u64::from(record);
@@ -413,6 +495,7 @@ impl<K, V> Core<K, V> {
             value,
             weight,
             ttl,
+            delta,
         } = new;
         debug_assert!(weight >= 1);
         let heavy = u64::from(weight) > self.capacity;
@@ -442,6 +525,7 @@ impl<K, V> Core<K, V> {
             self.weight = self.weight - old_weight + u64::from(weight);
             self.set_deadline(i, deadline);
             self.touch(i, now);
+            self.stamp(i, delta, now);
             self.list.move_to_front(&mut self.nodes, i);
             self.stats.inserts += 1;
             self.evict_while(|c| c.weight > c.capacity, now, out);
@@ -460,13 +544,26 @@ impl<K, V> Core<K, V> {
                     let t = self.list.tail();
                     debug_assert_ne!(t, NIL, "an empty shard always fits");
                     if self.weight - self.weight_of(t) + w <= self.capacity {
-                        self.reuse(t, hash, key, value, weight, deadline, now, out);
+                        self.reuse(
+                            t,
+                            NewEntry {
+                                hash,
+                                key,
+                                value,
+                                weight,
+                                ttl: None,
+                                delta,
+                            },
+                            deadline,
+                            now,
+                            out,
+                        );
                         break;
                     }
                     self.evict(t, now, out);
                 }
             } else {
-                self.push(hash, key, value, weight, deadline, now);
+                self.push(hash, key, value, weight, deadline, delta, now);
             }
             self.stats.inserts += 1;
         }
@@ -491,7 +588,17 @@ impl<K, V> Core<K, V> {
     }
 
     /// Appends a new node at the head of the list.
-    fn push(&mut self, hash: u64, key: K, value: V, weight: u32, deadline: u64, now: &Now<'_>) {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        deadline: u64,
+        delta: Option<u64>,
+        now: &Now<'_>,
+    ) {
         let len = self.nodes.len();
         debug_assert!(len < self.max_entries);
         if len == self.nodes.capacity() {
@@ -506,6 +613,9 @@ impl<K, V> Core<K, V> {
             }
             if self.idle != 0 {
                 self.accessed.reserve_exact(target - len);
+            }
+            if self.stamped {
+                self.stamps.reserve_exact(target - len);
             }
         }
         let i = len as u32;
@@ -524,25 +634,36 @@ impl<K, V> Core<K, V> {
         if self.idle != 0 {
             self.accessed.push(AtomicU64::new(now.get()));
         }
+        if self.stamped {
+            self.stamps.push(Stamp {
+                born: now.get(),
+                delta: delta.unwrap_or(0),
+            });
+        }
         self.set_deadline(i, deadline);
         self.table_insert(i);
         self.list.push_front(&mut self.nodes, i);
         self.weight += u64::from(weight);
     }
 
-    /// Evicts entry `t` and puts the new entry in its slot.
-    #[allow(clippy::too_many_arguments)]
+    /// Evicts entry `t` and puts the new entry in its slot (`new.ttl` is ignored: `deadline`
+    /// is its deadline).
     fn reuse(
         &mut self,
         t: u32,
-        hash: u64,
-        key: K,
-        value: V,
-        weight: u32,
+        new: NewEntry<K, V>,
         deadline: u64,
         now: &Now<'_>,
         out: &mut Removals<K, V>,
     ) {
+        let NewEntry {
+            hash,
+            key,
+            value,
+            weight,
+            delta,
+            ..
+        } = new;
         let expired = self.is_expired(t, now);
         self.list.unlink(&mut self.nodes, t);
         self.table_remove(t);
@@ -557,6 +678,12 @@ impl<K, V> Core<K, V> {
         }
         self.set_deadline(t, deadline);
         self.touch(t, now);
+        if self.stamped {
+            self.stamps[t as usize] = Stamp {
+                born: now.get(),
+                delta: delta.unwrap_or(0),
+            };
+        }
         self.table_insert(t);
         self.list.push_front(&mut self.nodes, t);
     }
@@ -676,6 +803,9 @@ impl<K, V> Core<K, V> {
         if self.idle != 0 {
             self.accessed.swap_remove(i as usize);
         }
+        if self.stamped {
+            self.stamps.swap_remove(i as usize);
+        }
         if i != last {
             self.list.relocated(&mut self.nodes, i);
             let bucket = self.bucket_of(i, last);
@@ -761,6 +891,10 @@ impl<K, V> Core<K, V> {
             self.accessed.len() == if self.idle != 0 { n } else { 0 },
             "access times not parallel to the slab",
         )?;
+        check(
+            self.stamps.len() == if self.stamped { n } else { 0 },
+            "stamps not parallel to the slab",
+        )?;
         for &i in &self.table {
             check((i as usize) < n, "table index out of bounds")?;
         }
@@ -824,6 +958,7 @@ mod tests {
             value: k,
             weight: 1,
             ttl: None,
+            delta: None,
         }
     }
 
@@ -864,14 +999,18 @@ mod tests {
             // Every third round peeks (counted apart), the others promote.
             let promote = round % 3 != 0;
             for k in 0..20u64 {
-                let found = match shard.lookup(k, &k, &now, promote) {
+                let found = match shard.lookup(k, &k, &now, promote, Core::value) {
                     Lookup::Hit(v) => Some(v),
                     Lookup::Miss => None,
-                    Lookup::Retry => {
-                        shard
-                            .write()
-                            .get(k, &k, &now, promote, true, &mut Removals::new())
-                    }
+                    Lookup::Retry => shard.write().get(
+                        k,
+                        &k,
+                        &now,
+                        promote,
+                        true,
+                        &mut Removals::new(),
+                        Core::value,
+                    ),
                 };
                 let pending = shard.read().promotions.pending_misses();
                 assert!(

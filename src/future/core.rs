@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 /// An async policy's shared state: the [`PolicyCore`] (which it derefs to) and the store.
 pub(crate) struct AsyncCore<K, V, S> {
-    core: PolicyCore<K, V>,
+    core: Arc<PolicyCore<K, V>>,
     pub(crate) store: S,
 }
 
@@ -82,7 +82,7 @@ where
 {
     pub(crate) fn new(cache: Cache<K, V>, store: S, options: &PolicyOptions) -> Self {
         AsyncCore {
-            core: PolicyCore::new(cache, options),
+            core: Arc::new(PolicyCore::new(cache, options)),
             store,
         }
     }
@@ -90,15 +90,31 @@ where
     /// Read-through, as the sync policies do it: one look ([`PolicyCore::read_step`]); a waiter
     /// awaits the load in progress, a leader asks `pending` (write-behind's unflushed writes)
     /// and then the store. A leader whose future is dropped abandons its load, and a waiter
-    /// leads instead.
+    /// leads instead. A value due for a refresh is returned at once and reloaded by a task of
+    /// its own (dropped with the runtime: the reload is then abandoned).
     pub(crate) async fn get(
-        &self,
+        self: &Arc<Self>,
         key: &K,
         pending: impl Fn(&K) -> Option<Option<V>>,
     ) -> LoadResult<V> {
         loop {
-            let load = match self.read_step(key) {
+            let load = match self.core.read_step(key) {
                 ReadStep::Done(v) => return Ok(v),
+                ReadStep::Refresh(v, lead) => {
+                    if let Some(p) = pending(key) {
+                        lead.publish(Ok(p.clone()), false);
+                        return Ok(p);
+                    }
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        let (policy, k) = (self.clone(), key.clone());
+                        runtime.spawn(async move {
+                            let result = policy.load(&k).await;
+                            lead.publish(result, true);
+                        });
+                        self.refresh_started();
+                    }
+                    return Ok(Some(v));
+                }
                 ReadStep::Wait(load) => load,
                 ReadStep::Lead(lead) => {
                     if let Some(p) = pending(key) {

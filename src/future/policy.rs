@@ -147,6 +147,11 @@ where
     pub fn stats(&self) -> CacheStats {
         self.core.cache.stats()
     }
+
+    /// The counters of refresh-ahead and early refresh ([`PolicyOptions::refresh_after`](crate::PolicyOptions::refresh_after)).
+    pub fn refresh_stats(&self) -> crate::RefreshStats {
+        self.core.refresh_stats()
+    }
 }
 
 impl<K, V, S, M: WriteMode> fmt::Debug for ReadThroughPolicy<K, V, S, M> {

@@ -9,6 +9,7 @@
 
 use super::key_locks::KeyLocks;
 use super::options::PolicyOptions;
+use super::refresh::{Refresh, RefreshStats};
 use super::{ErrorKind, PolicyError};
 use crate::Cache;
 use crate::flight::Signal;
@@ -33,20 +34,25 @@ pub(crate) struct PolicyCore<K, V> {
     negative: Option<Cache<K, ()>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) writers: KeyLocks,
+    /// Refresh-ahead and early refresh, if asked for.
+    refresh: Option<Refresh>,
 }
 
 /// Where a read stands after one look.
-pub(crate) enum ReadStep<'a, K, V>
+pub(crate) enum ReadStep<K, V>
 where
-    K: Hash + Eq + Clone,
-    V: Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
 {
     /// The answer, from the cache or the negative cache.
     Done(Option<V>),
     /// Another caller is loading the key: wait for its outcome (and on `Retry`, look again).
     Wait(Arc<Load<V>>),
     /// This caller loads the key; its waiters wait on the lead.
-    Lead(LoadLead<'a, K, V>),
+    Lead(LoadLead<K, V>),
+    /// A hit on a value due for a refresh: return the value, and reload the key in the
+    /// background with this lead (or drop it, which abandons the reload).
+    Refresh(V, LoadLead<K, V>),
 }
 
 impl<K, V> PolicyCore<K, V>
@@ -62,12 +68,40 @@ where
                 .build()
                 .expect("negative-cache settings are validated by PolicyOptions")
         });
+        let refresh = Refresh::new(options);
+        if refresh.is_some() {
+            cache.keep_stamps();
+        }
         PolicyCore {
             cache,
             loads: Mutex::new(HashMap::new()),
             negative,
             timeout: options.timeout,
             writers: KeyLocks::new(),
+            refresh,
+        }
+    }
+
+    /// The counters of refresh-ahead and early refresh (all zero without them).
+    pub(crate) fn refresh_stats(&self) -> RefreshStats {
+        self.refresh
+            .as_ref()
+            .map(Refresh::stats)
+            .unwrap_or_default()
+    }
+
+    /// A background reload has started.
+    pub(crate) fn refresh_started(&self) {
+        if let Some(r) = &self.refresh {
+            r.started();
+        }
+    }
+
+    /// A hit, and whether its value is due for a refresh.
+    fn hit(&self, key: &K) -> Option<(V, bool)> {
+        match &self.refresh {
+            None => self.cache.get(key).map(|v| (v, false)),
+            Some(r) => self.cache.get_fresh(key).map(|(v, f)| (v, r.due(f))),
         }
     }
 
@@ -78,30 +112,49 @@ where
     /// the load is registered first, so a write that lands after the question finds it and
     /// marks it stale (it then fills nothing), and a write that landed before is in the answer.
     /// Either way no reader that starts after a write returns what the write replaced.
-    pub(crate) fn read_step(&self, key: &K) -> ReadStep<'_, K, V> {
-        if let Some(v) = self.cache.get(key) {
+    ///
+    /// A hit on a value due for a refresh starts one reload per key: if a load of the key is
+    /// already in progress, the value is simply returned.
+    pub(crate) fn read_step(self: &Arc<Self>, key: &K) -> ReadStep<K, V> {
+        if let Some((v, due)) = self.hit(key) {
+            if let Some(lead) = due.then(|| self.lead(key, true)).flatten() {
+                return ReadStep::Refresh(v, lead);
+            }
             return ReadStep::Done(Some(v));
         }
         if self.negative.as_ref().is_some_and(|n| n.contains_key(key)) {
             return ReadStep::Done(None);
         }
-        let mut loads = self.loads.lock();
-        match loads.get(key) {
-            // A load that has ended is still registered only if a panicking `Hash` kept its
-            // leader from removing it. Start afresh rather than serve it.
-            Some(l) if !l.is_ended() => ReadStep::Wait(l.clone()),
-            _ => {
-                let load = Load::new(false);
-                loads.insert(key.clone(), load.clone());
-                drop(loads);
-                ReadStep::Lead(LoadLead {
-                    core: self,
-                    key: key.clone(),
-                    load,
-                    ended: false,
-                })
+        loop {
+            if let Some(lead) = self.lead(key, false) {
+                return ReadStep::Lead(lead);
+            }
+            let loads = self.loads.lock();
+            if let Some(l) = loads.get(key).filter(|l| !l.is_ended()) {
+                return ReadStep::Wait(l.clone());
             }
         }
+    }
+
+    /// Registers a load of `key` and returns its lead, unless one is in progress.
+    fn lead(self: &Arc<Self>, key: &K, refresh: bool) -> Option<LoadLead<K, V>> {
+        let mut loads = self.loads.lock();
+        // A load that has ended is still registered only if a panicking `Hash` kept its
+        // leader from removing it. Start afresh rather than serve it.
+        if loads.get(key).is_some_and(|l| !l.is_ended()) {
+            return None;
+        }
+        let load = Load::new(false);
+        loads.insert(key.clone(), load.clone());
+        drop(loads);
+        Some(LoadLead {
+            core: self.clone(),
+            key: key.clone(),
+            load,
+            ended: false,
+            refresh,
+            started: self.refresh.as_ref().map(|_| self.cache.clock_nanos()),
+        })
     }
 
     /// A write to `key` happened: a load in progress must not fill the cache with what it read
@@ -162,36 +215,58 @@ pub(crate) enum Written<V> {
 /// The leader of a load. It ends the load exactly once: with [`publish`](Self::publish), or,
 /// dropped without it (the leader unwound, or its future was dropped), by abandoning it, so
 /// that a waiter leads instead and nobody inherits the failure.
-pub(crate) struct LoadLead<'a, K, V>
+pub(crate) struct LoadLead<K, V>
 where
-    K: Hash + Eq + Clone,
-    V: Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
 {
-    core: &'a PolicyCore<K, V>,
+    core: Arc<PolicyCore<K, V>>,
     key: K,
     load: Arc<Load<V>>,
     ended: bool,
+    /// A background reload of a cached value (which an absent answer drops, and a failure
+    /// keeps).
+    refresh: bool,
+    /// When the load started, on the cache's clock, if the cache keeps load times.
+    started: Option<u64>,
 }
 
-impl<K, V> LoadLead<'_, K, V>
+impl<K, V> LoadLead<K, V>
 where
-    K: Hash + Eq + Clone,
-    V: Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
 {
     /// Hands `result` to the waiters (a store error is theirs too: they share the store) and,
     /// with `fill` and unless a write made the load stale, puts it in the cache (or the negative
-    /// cache).
+    /// cache). A refresh that found the key gone drops the cached copy; one that failed keeps it
+    /// and is counted.
     pub(crate) fn publish(mut self, result: LoadResult<V>, fill: bool) {
-        let core = self.core;
+        let core = &*self.core;
         let key = &self.key;
+        if let (true, Err(_), Some(r)) = (self.refresh, &result, &core.refresh) {
+            r.failed();
+        }
+        let (refresh, started) = (self.refresh, self.started);
         self.load.end_with(|stale| {
+            if let (true, true, Some(r)) = (refresh, *stale, &core.refresh) {
+                r.superseded();
+            }
             if fill && !*stale {
                 // Filling the cache under the load's own lock: a writer marks the load stale
                 // under it too, so a fill either lands before the writer's cache update (which
                 // then wins) or not at all.
                 let filled = panic::catch_unwind(AssertUnwindSafe(|| match &result {
-                    Ok(Some(v)) => core.cache.insert(key.clone(), v.clone()),
+                    Ok(Some(v)) => match started {
+                        Some(t) => {
+                            let delta = core.cache.clock_nanos().saturating_sub(t);
+                            core.cache.insert_loaded(key.clone(), v.clone(), delta);
+                        }
+                        None => core.cache.insert(key.clone(), v.clone()),
+                    },
                     Ok(None) => {
+                        if refresh {
+                            core.cache.remove(key);
+                        }
                         if let Some(n) = &core.negative {
                             n.insert(key.clone(), ());
                         }
@@ -218,10 +293,10 @@ where
     }
 }
 
-impl<K, V> Drop for LoadLead<'_, K, V>
+impl<K, V> Drop for LoadLead<K, V>
 where
-    K: Hash + Eq + Clone,
-    V: Clone,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
         if !self.ended {

@@ -9,6 +9,7 @@ pub(crate) mod mode;
 mod options;
 mod read_through;
 mod read_through_policy;
+mod refresh;
 mod store_calls;
 pub(crate) mod write_behind;
 pub(crate) mod write_queue;
@@ -19,6 +20,7 @@ pub use error::{ErrorKind, PolicyError};
 pub use mode::{Aside, Through, WriteMode};
 pub use options::{DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, PolicyOptions};
 pub use read_through_policy::ReadThroughPolicy;
+pub use refresh::RefreshStats;
 pub use write_behind::{
     DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_RETRY_BACKOFF, MAX_BACKOFF, OnThread, WhenFull, WriteBehind, WriteBehindBuilder,

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 /// A policy over a sync [`Store`]: the shared [`PolicyCore`] (which it derefs to), the store,
 /// and the helper threads that store calls with a timeout run on.
 pub(crate) struct ReadThrough<K, V, S> {
-    core: PolicyCore<K, V>,
+    core: Arc<PolicyCore<K, V>>,
     pub(crate) store: S,
     /// The helper threads that timed calls run on (bounded by `max_store_threads`).
     helpers: Arc<Helpers>,
+    /// The threads that background reloads run on (bounded by `max_store_threads` too).
+    refreshers: Arc<Helpers>,
 }
 
 impl<K, V, S> Deref for ReadThrough<K, V, S> {
@@ -38,9 +40,10 @@ where
 {
     pub(crate) fn new(cache: Cache<K, V>, store: S, options: &PolicyOptions) -> Self {
         ReadThrough {
-            core: PolicyCore::new(cache, options),
+            core: Arc::new(PolicyCore::new(cache, options)),
             store,
             helpers: Helpers::new(options.max_store_threads),
+            refreshers: Helpers::new(options.max_store_threads),
         }
     }
 
@@ -53,15 +56,33 @@ where
 
     /// Read-through: one look ([`PolicyCore::read_step`]); a waiter blocks on the load in
     /// progress, a leader asks `pending` (write-behind's unflushed writes: `Some(None)` is a
-    /// pending delete) and then the store.
+    /// pending delete) and then the store. A value due for a refresh is returned at once and
+    /// reloaded on a helper thread, if one is free (if not, the next hit tries again).
     pub(crate) fn get(
         self: &Arc<Self>,
         key: &K,
         pending: impl Fn(&K) -> Option<Option<V>>,
     ) -> LoadResult<V> {
         loop {
-            match self.read_step(key) {
+            match self.core.read_step(key) {
                 ReadStep::Done(v) => return Ok(v),
+                ReadStep::Refresh(v, lead) => {
+                    if let Some(p) = pending(key) {
+                        // An unflushed write is newer than anything the store holds.
+                        lead.publish(Ok(p.clone()), false);
+                        return Ok(p);
+                    }
+                    let (policy, k) = (self.clone(), key.clone());
+                    let reload = move || {
+                        let result = policy.call(move |s: &S| s.load(&k));
+                        lead.publish(result, true);
+                    };
+                    // If no thread is free, the lead is dropped with the job: abandoned.
+                    if self.refreshers.try_spawn(reload) {
+                        self.refresh_started();
+                    }
+                    return Ok(Some(v));
+                }
                 ReadStep::Wait(load) => match load.wait() {
                     Outcome::Value(r) => return r,
                     Outcome::Retry => continue,

@@ -55,6 +55,45 @@ impl Helpers {
         *self.running.lock()
     }
 
+    /// Runs `job` on a helper thread without waiting for it, if a helper is free now; returns
+    /// whether it started (if not, `job` is dropped unrun). `job` must not panic.
+    pub(crate) fn try_spawn(self: &Arc<Self>, job: impl FnOnce() + Send + 'static) -> bool {
+        {
+            let mut running = self.running.lock();
+            if *running >= self.max {
+                return false;
+            }
+            *running += 1;
+        }
+        self.spawn(job).is_ok()
+    }
+
+    /// Starts `job` on a thread of its own, whose place (taken by the caller) is freed when it
+    /// ends, however it ends; if the thread cannot start, frees the place at once.
+    fn spawn(self: &Arc<Self>, job: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+        let helpers = self.clone();
+        let spawned = thread::Builder::new()
+            .name("stratacache-store-call".into())
+            .spawn(move || {
+                // Frees the helper's place when the thread ends, however it ends.
+                struct Release(Arc<Helpers>);
+                impl Drop for Release {
+                    fn drop(&mut self) {
+                        *self.0.running.lock() -= 1;
+                        self.0.freed.notify_one();
+                    }
+                }
+                let _release = Release(helpers);
+                job();
+            });
+        if let Err(e) = spawned {
+            *self.running.lock() -= 1;
+            self.freed.notify_one();
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Runs `job` on a helper thread and waits for its result until `deadline`. If it comes later,
     /// `late` gets it on the helper thread. `job` and `late` must not panic (wrap user code in
     /// `catch_unwind` inside them).
@@ -78,35 +117,20 @@ impl Helpers {
             slot: Mutex::new(Slot::Waiting),
             ready: Condvar::new(),
         });
-        let (helpers, theirs) = (self.clone(), handoff.clone());
-        let spawned = thread::Builder::new()
-            .name("stratacache-store-call".into())
-            .spawn(move || {
-                // Frees the helper's place when the thread ends, however it ends.
-                struct Release(Arc<Helpers>);
-                impl Drop for Release {
-                    fn drop(&mut self) {
-                        *self.0.running.lock() -= 1;
-                        self.0.freed.notify_one();
-                    }
-                }
-                let _release = Release(helpers);
-                let r = job();
-                let mut slot = theirs.slot.lock();
-                if matches!(*slot, Slot::Abandoned) {
-                    drop(slot);
-                    late(r);
-                } else {
-                    *slot = Slot::Done(r);
-                    drop(slot);
-                    theirs.ready.notify_one();
-                }
-            });
-        if let Err(e) = spawned {
-            *self.running.lock() -= 1;
-            self.freed.notify_one();
-            return Err(Overdue::Spawn(e));
-        }
+        let theirs = handoff.clone();
+        self.spawn(move || {
+            let r = job();
+            let mut slot = theirs.slot.lock();
+            if matches!(*slot, Slot::Abandoned) {
+                drop(slot);
+                late(r);
+            } else {
+                *slot = Slot::Done(r);
+                drop(slot);
+                theirs.ready.notify_one();
+            }
+        })
+        .map_err(Overdue::Spawn)?;
         let mut slot = handoff.slot.lock();
         loop {
             match std::mem::replace(&mut *slot, Slot::Waiting) {

@@ -574,6 +574,11 @@ where
         self.shared.wb.stats()
     }
 
+    /// The counters of refresh-ahead and early refresh ([`PolicyOptions::refresh_after`](crate::PolicyOptions::refresh_after)).
+    pub fn refresh_stats(&self) -> crate::RefreshStats {
+        self.shared.wb.core.refresh_stats()
+    }
+
     /// The cache.
     pub fn cache(&self) -> &Cache<K, V> {
         &self.shared.wb.core.cache
