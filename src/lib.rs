@@ -35,11 +35,12 @@ pub use policy::{
 pub use stats::CacheStats;
 #[cfg(feature = "redis")]
 pub use store::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_FILL_LEASE, DEFAULT_IO_TIMEOUT, Invalidation, InvalidationBus,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, Invalidation, InvalidationBus,
     MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore, RedisStoreError,
 };
 pub use store::{
-    FillLease, Layered, LayeredError, Leased, MemoryStore, MemoryStoreError, Store, WriteOp,
+    DEFAULT_FILL_LEASE, DEFAULT_LEASE_WAIT, FillLease, Layered, LayeredError, LeaseStats, Leased,
+    MemoryStore, MemoryStoreError, Store, WriteOp,
 };
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteStore, SqliteStoreError};

@@ -294,30 +294,48 @@ fn layered_redis_fill_does_not_overwrite_a_newer_write() {
     not(stratacache_redis),
     ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
 )]
-fn redis_fill_leases_are_shared_consumed_and_expire() {
-    use stratacache::Leased;
+fn redis_fill_leases_follow_the_protocol() {
+    let lasts = Duration::from_millis(300);
     let store: RedisStore<u32, u64> = RedisStore::open(&url())
         .unwrap()
         .with_namespace(&namespace("leases"))
-        .with_fill_lease(Duration::from_millis(300));
-    let Leased::Miss(Some(a)) = store.load_or_lease(&1).unwrap() else {
-        panic!("a miss gets a lease")
-    };
-    // Concurrent misses share the outstanding lease.
-    assert_eq!(store.load_or_lease(&1).unwrap(), Leased::Miss(Some(a)));
-    assert!(store.fill(&1, &10, a).unwrap());
-    assert_eq!(store.load_or_lease(&1).unwrap(), Leased::Hit(10));
-    // The lease was consumed: a second fill with it is refused.
-    store.delete(&1).unwrap();
-    assert!(!store.fill(&1, &11, a).unwrap());
-    // A lease that expired is refused too (a crashed reader blocks nothing for long).
-    let Leased::Miss(Some(b)) = store.load_or_lease(&1).unwrap() else {
-        panic!("a miss gets a lease")
-    };
-    assert_ne!(a, b);
-    thread::sleep(Duration::from_millis(400));
-    assert!(!store.fill(&1, &12, b).unwrap());
-    assert_eq!(store.load(&1).unwrap(), None);
+        .with_fill_lease(lasts);
+    common::leases::lease_protocol(&store, lasts);
+}
+
+/// A front on Redis with short leases, for the fleet scenarios.
+fn lease_front(test: &str) -> RedisStore<u32, u64> {
+    RedisStore::open(&url())
+        .unwrap()
+        .with_namespace(&namespace(test))
+        .with_fill_lease(Duration::from_millis(200))
+}
+
+#[test]
+#[cfg_attr(
+    not(stratacache_redis),
+    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+)]
+fn redis_one_database_read_per_fleet_miss() {
+    common::leases::one_database_read_per_fleet_miss(lease_front("fleet-miss"));
+}
+
+#[test]
+#[cfg_attr(
+    not(stratacache_redis),
+    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+)]
+fn redis_crashed_holder_blocks_until_its_lease_expires() {
+    common::leases::a_crashed_holder_blocks_until_its_lease_expires(lease_front("crashed"));
+}
+
+#[test]
+#[cfg_attr(
+    not(stratacache_redis),
+    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+)]
+fn redis_absent_key_releases_its_lease() {
+    common::leases::an_absent_key_releases_its_lease(lease_front("absent"));
 }
 
 /// Issue 11, violation 6: an idle, healthy bus must stay subscribed. It pings after 1 s of
@@ -594,6 +612,16 @@ fn async_store_shares_the_format_and_the_bus() {
         sync.write(&4, &"newer".into()).unwrap();
         assert!(!store.fill(&4, &"older".into(), lease).await.unwrap());
         assert_eq!(store.load(&4).await.unwrap(), Some("newer".into()));
+        // One lease at a time, across the two clients; a release gives it back.
+        let stratacache::Leased::Miss(Some(lease)) = store.load_or_lease(&5).await.unwrap() else {
+            panic!("a miss gets a lease")
+        };
+        assert_eq!(sync.load_or_lease(&5).unwrap(), stratacache::Leased::Held);
+        store.release(&5, lease).await.unwrap();
+        assert!(matches!(
+            sync.load_or_lease(&5).unwrap(),
+            stratacache::Leased::Miss(Some(_))
+        ));
 
         // Two async services sharing the store, coherent through the bus.
         let db = Arc::new(store);

@@ -125,6 +125,19 @@ impl<K, V> RedisStore<K, V> {
         Ok(stored == 1)
     }
 
+    /// Gives `lease` back (see [`crate::Store::release`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`load_or_lease`](Self::load_or_lease).
+    pub async fn release(&self, key: &K, lease: FillLease) -> Result<(), RedisStoreError>
+    where
+        K: Serialize,
+    {
+        let _: (u8,) = self.request(self.keys.release(key, lease)).await?;
+        Ok(())
+    }
+
     /// Sends a request on a clone of the multiplexed connection (clones share it) and reads its
     /// answer. The future owns what it needs, so it borrows neither the store nor the key.
     fn request<T: redis::FromRedisValue>(

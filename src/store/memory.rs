@@ -7,7 +7,7 @@ use crate::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An in-memory store: a `HashMap` behind a mutex, which can be made slow or unreliable on
 /// purpose. It is meant for examples and tests (yours too), not as a database.
@@ -20,9 +20,11 @@ use std::time::Duration;
 ///
 /// A failed call changes nothing. Counters tell how often each method ran.
 ///
-/// As the front tier of a [`Layered`](crate::Layered) store it hands out fill leases: a miss
-/// gets one, a write or delete of the key revokes it, and [`Store::fill`] stores only under a
-/// lease that still holds, so a fill never overwrites a newer write or delete.
+/// As the front tier of a [`Layered`](crate::Layered) store it hands out fill leases: the first
+/// miss of a key gets one, later misses find it [`Held`](crate::Leased::Held) until it is used,
+/// given back or expires ([`with_fill_lease`](Self::with_fill_lease)), a write or delete of the
+/// key revokes it, and [`Store::fill`] stores only under a lease that still holds, so a fill
+/// never overwrites a newer write or delete.
 ///
 /// # Examples
 ///
@@ -52,31 +54,39 @@ pub struct MemoryStore<K, V> {
 const MAX_LEASES: usize = 4_096;
 
 struct Leases<K> {
-    by_key: HashMap<K, u64>,
+    /// Each key's outstanding lease: its token and when it expires.
+    by_key: HashMap<K, (u64, Instant)>,
     next: u64,
+    lasts: Duration,
 }
 
 impl<K: Hash + Eq + Clone> Leases<K> {
-    /// The key's lease: the outstanding one, or a new one.
-    fn grant(&mut self, key: &K) -> FillLease {
-        if let Some(&t) = self.by_key.get(key) {
-            return FillLease::new(t);
+    /// A new lease for the key, or `None` while another one is out.
+    fn grant(&mut self, key: &K) -> Option<FillLease> {
+        let now = Instant::now();
+        if self.by_key.get(key).is_some_and(|&(_, until)| now < until) {
+            return None;
         }
         if self.by_key.len() >= MAX_LEASES {
-            self.by_key.clear();
+            self.by_key.retain(|_, &mut (_, until)| now < until);
+            if self.by_key.len() >= MAX_LEASES {
+                self.by_key.clear();
+            }
         }
         self.next += 1;
-        self.by_key.insert(key.clone(), self.next);
-        FillLease::new(self.next)
+        self.by_key
+            .insert(key.clone(), (self.next, now + self.lasts));
+        Some(FillLease::new(self.next))
     }
 
-    /// Consumes `lease` if it is the key's outstanding one.
+    /// Ends `lease` if it is the key's outstanding one, and says whether it still held.
     fn redeem(&mut self, key: &K, lease: FillLease) -> bool {
-        if self.by_key.get(key) == Some(&lease.token()) {
-            self.by_key.remove(key);
-            true
-        } else {
-            false
+        match self.by_key.get(key) {
+            Some(&(t, until)) if t == lease.token() => {
+                self.by_key.remove(key);
+                Instant::now() < until
+            }
+            _ => false,
         }
     }
 }
@@ -132,6 +142,7 @@ impl<K, V> MemoryStore<K, V> {
             leases: Mutex::new(Leases {
                 by_key: HashMap::new(),
                 next: 0,
+                lasts: super::DEFAULT_FILL_LEASE,
             }),
             latency: Mutex::new(Duration::ZERO),
             faults: Mutex::new(Faults::default()),
@@ -146,6 +157,14 @@ impl<K, V> MemoryStore<K, V> {
     #[must_use]
     pub fn with_latency(self, latency: Duration) -> Self {
         *self.latency.lock() = latency;
+        self
+    }
+
+    /// How long a fill lease lasts (default [`DEFAULT_FILL_LEASE`](crate::DEFAULT_FILL_LEASE);
+    /// at least 1 ms).
+    #[must_use]
+    pub fn with_fill_lease(self, lease: Duration) -> Self {
+        self.leases.lock().lasts = lease.max(Duration::from_millis(1));
         self
     }
 
@@ -304,8 +323,17 @@ where
         let map = self.map.lock();
         Ok(match map.get(key) {
             Some(v) => Leased::Hit(v.clone()),
-            None => Leased::Miss(Some(self.leases.lock().grant(key))),
+            None => match self.leases.lock().grant(key) {
+                Some(lease) => Leased::Miss(Some(lease)),
+                None => Leased::Held,
+            },
         })
+    }
+
+    /// Not counted.
+    fn release(&self, key: &K, lease: FillLease) -> Result<(), MemoryStoreError> {
+        self.leases.lock().redeem(key, lease);
+        Ok(())
     }
 
     /// Counted as a write.

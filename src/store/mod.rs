@@ -2,7 +2,7 @@
 
 mod layered;
 mod memory;
-pub use layered::{Layered, LayeredError};
+pub use layered::{DEFAULT_LEASE_WAIT, Layered, LayeredError, LeaseStats};
 pub use memory::{MemoryStore, MemoryStoreError};
 
 #[cfg(any(feature = "sqlite", feature = "redis"))]
@@ -15,8 +15,8 @@ mod redis_bus;
 pub(crate) mod redis_keys;
 #[cfg(feature = "redis")]
 pub use self::redis::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_FILL_LEASE, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF,
-    RECONNECT_BACKOFF, RedisStore, RedisStoreError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF, RECONNECT_BACKOFF,
+    RedisStore, RedisStoreError,
 };
 #[cfg(feature = "redis")]
 pub use redis_bus::{Invalidation, InvalidationBus, Publishing};
@@ -26,6 +26,12 @@ mod sqlite;
 pub use sqlite::{SqliteStore, SqliteStoreError};
 
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a fill lease lasts by default: a reader that took a lease on a miss must fill the
+/// key within this long, or its fill is refused and the next miss gets a new lease (so a crashed
+/// reader blocks the key's other readers for no longer).
+pub const DEFAULT_FILL_LEASE: Duration = Duration::from_secs(10);
 
 /// The database behind a cache, as the write policies see it.
 ///
@@ -92,9 +98,13 @@ pub trait Store<K, V>: Send + Sync {
     /// from the slower store. Default: [`load`](Self::load), and a miss without a lease (this
     /// store is then never filled).
     ///
-    /// A tier that hands out leases must revoke a key's lease whenever the key is written or
-    /// deleted, and hand every miss between two such revocations the same lease (or a fresh one
-    /// after it expired), so that a fill can never land over a newer write or a newer delete.
+    /// A tier that hands out leases hands out at most one per key at a time, as memcache does
+    /// (Nishtala et al., NSDI 2013): the first miss gets the lease and reads the slower store;
+    /// a miss while it is out gets [`Leased::Held`] and should wait for the holder's fill
+    /// rather than read the slower store too. A lease ends when it is used
+    /// ([`fill`](Self::fill)), given back ([`release`](Self::release)), or expires (so a holder
+    /// that crashed blocks the key for no longer than that); a write or delete of the key
+    /// revokes it, so that a fill can never land over a newer write or a newer delete.
     fn load_or_lease(&self, key: &K) -> Result<Leased<V>, Self::Error> {
         Ok(match self.load(key)? {
             Some(v) => Leased::Hit(v),
@@ -109,6 +119,14 @@ pub trait Store<K, V>: Send + Sync {
     fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, Self::Error> {
         let _ = (key, value, lease);
         Ok(false)
+    }
+
+    /// Gives `lease` back without filling (the slower store had nothing, or failed), so that the
+    /// key's next miss gets a lease at once instead of waiting for this one to expire. Does
+    /// nothing if the lease has already ended. Default: nothing.
+    fn release(&self, key: &K, lease: FillLease) -> Result<(), Self::Error> {
+        let _ = (key, lease);
+        Ok(())
     }
 }
 
@@ -140,6 +158,9 @@ pub enum Leased<V> {
     Hit(V),
     /// Nothing there; with a lease, the reader may fill the key.
     Miss(Option<FillLease>),
+    /// Nothing there, and another reader holds the key's lease: it is reading the slower store
+    /// and will fill the key. Ask again shortly.
+    Held,
 }
 
 /// One write of a batch.
@@ -180,5 +201,8 @@ impl<K, V, S: Store<K, V> + ?Sized> Store<K, V> for Arc<S> {
     }
     fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, Self::Error> {
         (**self).fill(key, value, lease)
+    }
+    fn release(&self, key: &K, lease: FillLease) -> Result<(), Self::Error> {
+        (**self).release(key, lease)
     }
 }

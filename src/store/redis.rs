@@ -12,10 +12,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-/// How long a fill lease lasts by default: a reader that took a lease on a miss must fill the
-/// key within this long, or its fill is refused (a crashed reader blocks nothing for longer).
-pub const DEFAULT_FILL_LEASE: Duration = Duration::from_secs(10);
-
 /// How long connecting may take by default before the call fails.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one read or write on the socket may take by default: a stalled server gives an
@@ -274,8 +270,9 @@ impl<K, V> RedisStore<K, V> {
         self
     }
 
-    /// How long a fill lease lasts (default [`DEFAULT_FILL_LEASE`]; at least 1 ms): the longest
-    /// a reader may take between its miss and its fill.
+    /// How long a fill lease lasts (default [`DEFAULT_FILL_LEASE`](crate::DEFAULT_FILL_LEASE); at least 1 ms): the longest
+    /// a reader may take between its miss and its fill, and the longest the key's other readers,
+    /// in any process, wait for a holder that crashed (see [`Layered`](crate::Layered)).
     #[must_use]
     pub fn with_fill_lease(mut self, lease: Duration) -> Self {
         self.keys.lease = lease.max(Duration::from_millis(1));
@@ -358,6 +355,12 @@ where
     /// One round trip (a script): the value, or the key's fill lease.
     fn load_or_lease(&self, key: &K) -> Result<Leased<V>, RedisStoreError> {
         Keyspace::leased(self.send(&self.keys.load_or_lease(key)?)?)
+    }
+
+    /// Deletes the key's lease if it is still `lease` (a script).
+    fn release(&self, key: &K, lease: FillLease) -> Result<(), RedisStoreError> {
+        let _: (u8,) = self.send(&self.keys.release(key, lease)?)?;
+        Ok(())
     }
 
     /// Stores only under the key's outstanding lease (a script), with the store's TTL.

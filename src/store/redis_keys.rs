@@ -3,25 +3,32 @@
 //! encoding, TTLs, and the fill-lease scripts. Each request is a pipeline; the two stores only
 //! differ in how they send it (a pooled blocking connection, or a multiplexed async one).
 
+use super::DEFAULT_FILL_LEASE;
 use super::codec::{decode, encode};
-use super::redis::{DEFAULT_FILL_LEASE, RedisStoreError, codec};
+use super::redis::{RedisStoreError, codec};
 use super::{FillLease, Leased, WriteOp};
 use redis::Pipeline;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
-/// On a miss: the value, or the key's outstanding fill lease, or a new one (from a per-namespace
-/// counter). KEYS: value, lease, lease counter; ARGV: lease lifetime in ms.
+/// The value (`{1, value}`); or, on a miss, a new fill lease from a per-namespace counter
+/// (`{0, token}`), or word that another reader holds the key's lease (`{2, ''}`). The lease key
+/// expires with the lease. KEYS: value, lease, lease counter; ARGV: lease lifetime in ms.
 const LOAD_OR_LEASE: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then return {1, v} end
-local t = redis.call('GET', KEYS[2])
-if not t then
-  t = tostring(redis.call('INCR', KEYS[3]))
-  redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
-end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {2, ''} end
+local t = tostring(redis.call('INCR', KEYS[3]))
+redis.call('SET', KEYS[2], t, 'PX', ARGV[1])
 return {0, t}
+";
+
+/// Gives a lease back: deletes the lease key if it still holds this token. KEYS: lease; ARGV:
+/// token.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 ";
 
 /// Stores a fill only under the key's outstanding lease, which it consumes. KEYS: value, lease;
@@ -177,14 +184,32 @@ impl Keyspace {
     pub(crate) fn leased<V: DeserializeOwned>(
         ((found, bytes),): LeaseAnswer,
     ) -> Result<Leased<V>, RedisStoreError> {
-        if found == 1 {
-            return decode(&bytes).map_err(codec).map(Leased::Hit);
+        match found {
+            1 => return decode(&bytes).map_err(codec).map(Leased::Hit),
+            2 => return Ok(Leased::Held),
+            _ => {}
         }
         let token = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|t| t.parse().ok())
             .ok_or_else(|| codec(postcard::Error::DeserializeBadEncoding))?;
         Ok(Leased::Miss(Some(FillLease::new(token))))
+    }
+
+    /// Gives `lease` back (a script); the answer is 1.
+    pub(crate) fn release<K: Serialize>(
+        &self,
+        key: &K,
+        lease: FillLease,
+    ) -> Result<Pipeline, RedisStoreError> {
+        let k = self.key(key)?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(RELEASE)
+            .arg(1)
+            .arg(self.lease_key(&k))
+            .arg(lease.token().to_string());
+        Ok(pipe)
     }
 
     /// A fill under `lease` (a script), with the store's TTL; the answer is 1 if it stored.

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 pub mod fuzz;
 pub mod gate;
+pub mod leases;
 pub mod mixed;
 pub mod model;
 pub mod scenarios;
