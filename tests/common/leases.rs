@@ -53,15 +53,14 @@ pub fn lease_protocol<F: Store<u32, u64>>(front: &F, lasts: Duration) {
     assert_eq!(front.load(&1).unwrap(), None);
 }
 
+/// The database every "process" shares.
+pub type Db = Arc<MemoryStore<u32, u64>>;
+/// One process's layered store.
+pub type Tiers<F> = Arc<Layered<Arc<F>, Db>>;
+
 /// `processes` layered stores over one front, each with its own handle on a database that
 /// holds 1 -> 10 and takes 50 ms per load.
-pub fn fleet<F: Store<u32, u64> + 'static>(
-    front: F,
-    processes: usize,
-) -> (
-    Vec<Arc<Layered<Arc<F>, Arc<MemoryStore<u32, u64>>>>>,
-    Arc<MemoryStore<u32, u64>>,
-) {
+pub fn fleet<F: Store<u32, u64> + 'static>(front: F, processes: usize) -> (Vec<Tiers<F>>, Db) {
     let front = Arc::new(front);
     let db = Arc::new(MemoryStore::new().with_latency(Duration::from_millis(50)));
     db.write(&1, &10).unwrap();
