@@ -59,7 +59,7 @@ impl Db {
         *self.gated.hold_load.lock() = Some(k);
         self.gated.load_gate.close();
     }
-    fn release(&self) {
+    fn open_gate(&self) {
         self.gated.load_gate.open();
         *self.gated.hold_load.lock() = None;
     }
@@ -162,7 +162,7 @@ fn stale_value_is_served_while_one_reload_runs<M: Make>() {
     let s = p.refresh_stats();
     assert_eq!((s.refreshes_started, s.stale_served), (1, 5));
     assert_eq!(db.loads(), 2, "one reload for five stale reads");
-    db.release();
+    db.open_gate();
     until("the reload lands", || p.cache().peek(&1) == Some(11));
     assert_eq!(p.get(&1).unwrap(), Some(11));
     let s = p.refresh_stats();
@@ -204,7 +204,7 @@ fn write_during_refresh_wins<M: Make>() {
     assert_eq!(p.get(&1).unwrap(), Some(10));
     db.gated.load_gate.wait_for(1); // the reload has read 11
     p.put(1, 12).unwrap();
-    db.release();
+    db.open_gate();
     until("the reload ends", || {
         p.refresh_stats().refreshes_superseded == 1
     });
