@@ -43,7 +43,7 @@ fn instance(
     let s = service.clone();
     let bus = InvalidationBus::connect(url, "users", move |inv| match inv {
         Invalidation::Key(id) => s.invalidate(&id),
-        Invalidation::All => s.cache().clear(),
+        Invalidation::All => s.invalidate_all(),
     })?;
     service.store().attach(&bus);
     while !bus.is_subscribed() {

@@ -35,8 +35,9 @@ pub use policy::{
 pub use stats::CacheStats;
 #[cfg(feature = "redis")]
 pub use store::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, Invalidation, InvalidationBus,
-    MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore, RedisStoreError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, DEFAULT_RECONCILE_INTERVAL, Invalidation,
+    InvalidationBus, MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore,
+    RedisStoreError,
 };
 pub use store::{
     DEFAULT_FILL_LEASE, DEFAULT_LEASE_WAIT, FillLease, Layered, LayeredError, LeaseStats, Leased,

@@ -133,6 +133,13 @@ where
         self.core.invalidate(key);
     }
 
+    /// Drops every cached copy; no load in progress will refill the cache with what it read
+    /// before. What to do on [`Invalidation::All`](crate::Invalidation) (this process may have
+    /// missed writes): unlike `cache().clear()`, it also stops loads that are under way.
+    pub fn invalidate_all(&self) {
+        self.core.invalidate_all();
+    }
+
     /// The cache.
     pub fn cache(&self) -> &Cache<K, V> {
         &self.core.cache

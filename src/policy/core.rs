@@ -175,6 +175,19 @@ where
         self.cache.remove(key);
     }
 
+    /// Drops every cached copy (and every negative entry); no load in progress will fill the
+    /// cache. For when this process may have missed writes of unknown keys.
+    pub(crate) fn invalidate_all(&self) {
+        let loads = std::mem::take(&mut *self.loads.lock());
+        for load in loads.into_values() {
+            load.with_extra(|stale| *stale = true);
+        }
+        if let Some(n) = &self.negative {
+            n.clear();
+        }
+        self.cache.clear();
+    }
+
     /// What a synchronous write policy does to the cache once the store answered `r` (still
     /// under the key's writer lock). The one place where cache-aside and write-through differ,
     /// for the sync and the async policies alike.

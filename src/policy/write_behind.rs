@@ -515,6 +515,13 @@ where
         self.shared.wb.core.invalidate(key);
     }
 
+    /// Drops every cached copy; no load in progress will refill the cache with what it read
+    /// before (writes still pending stay visible to `get`). What to do on
+    /// [`Invalidation::All`](crate::Invalidation).
+    pub fn invalidate_all(&self) {
+        self.shared.wb.core.invalidate_all();
+    }
+
     /// Waits until every write accepted before this call was persisted or reported failed.
     ///
     /// # Errors

@@ -19,7 +19,7 @@ pub use self::redis::{
     RedisStore, RedisStoreError,
 };
 #[cfg(feature = "redis")]
-pub use redis_bus::{Invalidation, InvalidationBus, Publishing};
+pub use redis_bus::{DEFAULT_RECONCILE_INTERVAL, Invalidation, InvalidationBus, Publishing};
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

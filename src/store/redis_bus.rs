@@ -14,6 +14,7 @@ use super::redis::{
 use super::{FillLease, Leased, Store, WriteOp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 #[cfg(feature = "tokio")]
@@ -24,7 +25,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What a subscriber is told to drop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +40,24 @@ pub enum Invalidation<K> {
 /// How often the subscriber wakes to check that it should go on, and that the server is there.
 const POLL: Duration = Duration::from_millis(200);
 
+/// How often a subscriber compares, by default, the publishers' sequence numbers in Redis with
+/// the last ones it received (see [`InvalidationBus`], "Lost messages").
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A publisher whose last message is older than this is forgotten by the reconciliation.
+const FORGET_PUBLISHER_SECS: u64 = 24 * 60 * 60;
+
+/// Publishes one invalidation with the publisher's next sequence number, in one step: the
+/// number comes from the namespace's hash of sequence numbers (so a subscriber can compare), the
+/// message is `origin (8 bytes) . seq . ':' . key`. KEYS: sequence hash, last-publish-time
+/// hash; ARGV: origin, channel, encoded key.
+const PUBLISH: &str = r"
+local s = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[2], ARGV[1], redis.call('TIME')[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1] .. s .. ':' .. ARGV[3])
+return s
+";
+
 struct Shared {
     origin: u64,
     stop: AtomicBool,
@@ -46,6 +65,31 @@ struct Shared {
     resets: AtomicU64,
     received: AtomicU64,
     publish_failures: AtomicU64,
+    /// Lost messages detected (each cleared the cache).
+    lost: AtomicU64,
+    /// The reconciliation interval, in nanoseconds.
+    reconcile: AtomicU64,
+    /// Fault injection: about one received message in this many is dropped (0: none).
+    lose_one_in: AtomicU64,
+}
+
+/// The Redis keys of a namespace's bus.
+struct BusKeys {
+    channel: String,
+    /// origin -> the last sequence number it published.
+    seqs: String,
+    /// origin -> when it last published (Unix seconds).
+    stamps: String,
+}
+
+impl BusKeys {
+    fn new(namespace: &str) -> Self {
+        BusKeys {
+            channel: format!("stratacache:inv:{namespace}"),
+            seqs: format!("stratacache:inv-seq:{namespace}"),
+            stamps: format!("stratacache:inv-time:{namespace}"),
+        }
+    }
 }
 
 /// Cache coherence between processes (feature `redis`).
@@ -78,6 +122,29 @@ struct Shared {
 /// until B's local TTL: **the local TTL is the bound on staleness**. Publish failures are
 /// counted ([`publish_failures`](Self::publish_failures)).
 ///
+/// # Lost messages
+///
+/// Pub/sub delivers at most once: a message can be lost while the connection looks healthy (a
+/// subscriber whose output buffer overflowed, a proxy in between). So every publisher numbers
+/// its messages: the number comes from a Redis hash of the namespace
+/// (`stratacache:inv-seq:<namespace>`, one field per publisher), incremented in the same script
+/// that publishes, so the hash always holds the last number each publisher sent.
+///
+/// - **Gaps.** A subscriber that receives number `n + 2` after `n` from one publisher lost a
+///   message: it sends [`Invalidation::All`] (and counts it in [`lost`](Self::lost)).
+/// - **Reconciliation** (as Hazelcast's near cache does), for what gaps cannot show: a lost
+///   last message, or a publisher that restarted (a new process is a new publisher; the old
+///   one's field stays). Every [`with_reconcile_interval`](Self::with_reconcile_interval)
+///   (default [`DEFAULT_RECONCILE_INTERVAL`]) the subscriber reads the hash, and if a publisher's
+///   number read one interval earlier is still ahead of what it received, messages were lost:
+///   `All` again. (Comparing with the previous reading, not the fresh one, leaves a message
+///   in flight a whole interval to arrive, so a slow delivery is not taken for a loss.)
+///
+/// Staleness bound with a lost message: it is detected by the next message of its publisher,
+/// or at the latest two reconciliation intervals after it was published (the first reading that
+/// includes it, then the comparison one interval later), plus one round trip. Publishers
+/// silent for a day are forgotten.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -89,7 +156,7 @@ struct Shared {
 /// let p = policy.clone();
 /// let bus = InvalidationBus::connect("redis://127.0.0.1:6379/", "users", move |inv| match inv {
 ///     Invalidation::Key(k) => p.invalidate(&k),
-///     Invalidation::All => p.cache().clear(),
+///     Invalidation::All => p.invalidate_all(),
 /// })?;
 /// // Writes through `policy` go to the store, then to every other process's bus.
 /// policy.store().attach(&bus);
@@ -125,22 +192,48 @@ where
             resets: AtomicU64::new(0),
             received: AtomicU64::new(0),
             publish_failures: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            reconcile: AtomicU64::new(nanos(DEFAULT_RECONCILE_INTERVAL)),
+            lose_one_in: AtomicU64::new(0),
         });
-        let channel = format!("stratacache:inv:{namespace}");
-        let (l, s, c) = (link.clone(), shared.clone(), channel.clone());
+        let keys = Arc::new(BusKeys::new(namespace));
+        let (l, s, k) = (link.clone(), shared.clone(), keys.clone());
         let subscriber = thread::Builder::new()
             .name("stratacache-invalidation-bus".into())
-            .spawn(move || subscribe_loop(&l, &s, &c, on_invalidate))
+            .spawn(move || subscribe_loop(&l, &s, &k, on_invalidate))
             .map_err(|e| RedisStoreError::from(redis::RedisError::from(e)))?;
         Ok(InvalidationBus {
             bus: Arc::new(BusRef {
                 link,
-                channel,
+                keys,
                 shared,
                 _keys: PhantomData,
             }),
             subscriber: Some(subscriber),
         })
+    }
+
+    /// How often the subscriber reconciles the publishers' sequence numbers (default
+    /// [`DEFAULT_RECONCILE_INTERVAL`]; at least 10 ms). Twice this is the bound on how long a
+    /// lost last message goes unnoticed.
+    #[must_use]
+    pub fn with_reconcile_interval(self, interval: Duration) -> Self {
+        let n = nanos(interval.max(Duration::from_millis(10)));
+        self.bus.shared.reconcile.store(n, Ordering::Relaxed);
+        self
+    }
+
+    /// Lost invalidations detected (by a gap in a publisher's numbers, or by reconciliation);
+    /// each sent [`Invalidation::All`].
+    pub fn lost(&self) -> u64 {
+        self.bus.shared.lost.load(Ordering::Relaxed)
+    }
+
+    /// Fault injection, for tests and drills: from now on the subscriber drops about one message
+    /// in `n` that it receives, as a lossy network would (0 turns it off). The detection above
+    /// then has to find them.
+    pub fn lose_one_in(&self, n: u64) {
+        self.bus.shared.lose_one_in.store(n, Ordering::Relaxed);
     }
 
     /// Announces that `key` was written. [`Publishing`] calls this after each store write.
@@ -185,7 +278,7 @@ impl<K> Drop for InvalidationBus<K> {
 impl<K> fmt::Debug for InvalidationBus<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InvalidationBus")
-            .field("channel", &self.bus.channel)
+            .field("channel", &self.bus.keys.channel)
             .field(
                 "subscribed",
                 &self.bus.shared.subscribed.load(Ordering::Relaxed),
@@ -194,15 +287,119 @@ impl<K> fmt::Debug for InvalidationBus<K> {
     }
 }
 
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A message as received: its publisher, its number, the encoded key.
+fn parse(bytes: &[u8]) -> Option<(u64, u64, &[u8])> {
+    let (origin, rest) = bytes.split_at_checked(8)?;
+    let colon = rest.iter().position(|&b| b == b':')?;
+    let seq = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+    Some((
+        u64::from_le_bytes(origin.try_into().ok()?),
+        seq,
+        &rest[colon + 1..],
+    ))
+}
+
+/// What a subscriber knows of the publishers' numbers.
+struct Seqs {
+    /// The last number received (or known at subscription) from each publisher.
+    last: HashMap<u64, u64>,
+    /// The hash as read at the previous reconciliation, to compare at the next.
+    previous: HashMap<u64, u64>,
+    next_reconcile: Instant,
+    /// Fault injection state (xorshift).
+    rng: u64,
+}
+
+impl Seqs {
+    /// The hash's numbers (publisher -> last number), forgetting publishers silent for a day.
+    fn read(link: &Link, keys: &BusKeys) -> Result<HashMap<u64, u64>, RedisStoreError> {
+        let (seqs, stamps): (HashMap<Vec<u8>, u64>, HashMap<Vec<u8>, u64>) = link.with(|c| {
+            redis::pipe()
+                .cmd("HGETALL")
+                .arg(&keys.seqs)
+                .cmd("HGETALL")
+                .arg(&keys.stamps)
+                .query(c)
+        })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let stale: Vec<&Vec<u8>> = stamps
+            .iter()
+            .filter(|&(_, &t)| now.saturating_sub(t) > FORGET_PUBLISHER_SECS)
+            .map(|(o, _)| o)
+            .collect();
+        if !stale.is_empty() {
+            let _ = link.with(|c| {
+                redis::pipe()
+                    .cmd("HDEL")
+                    .arg(&keys.seqs)
+                    .arg(&stale)
+                    .cmd("HDEL")
+                    .arg(&keys.stamps)
+                    .arg(&stale)
+                    .query::<()>(c)
+            });
+        }
+        Ok(seqs
+            .into_iter()
+            .filter_map(|(o, s)| Some((u64::from_le_bytes(o.try_into().ok()?), s)))
+            .collect())
+    }
+
+    /// Whether a message numbered `seq` from `origin` shows that one before it was lost.
+    fn gap(&mut self, origin: u64, seq: u64) -> bool {
+        let last = self.last.entry(origin).or_insert(0);
+        let gap = seq > *last + 1;
+        *last = (*last).max(seq);
+        gap
+    }
+
+    /// Whether a publisher's number read at the previous reconciliation is still ahead of what
+    /// was received since; takes `now` as the new reading.
+    fn reconcile(&mut self, now: HashMap<u64, u64>, own: u64) -> bool {
+        let mut lost = false;
+        for (&o, &s) in &self.previous {
+            let last = self.last.entry(o).or_insert(0);
+            if o != own && *last < s {
+                lost = true;
+                *last = s;
+            }
+        }
+        self.previous = now;
+        lost
+    }
+
+    /// Fault injection: whether to drop this message.
+    fn lose(&mut self, one_in: u64) -> bool {
+        if one_in == 0 {
+            return false;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng.is_multiple_of(one_in)
+    }
+}
+
 fn subscribe_loop<K: DeserializeOwned>(
     link: &Link,
     shared: &Shared,
-    channel: &str,
+    keys: &BusKeys,
     on_invalidate: impl Fn(Invalidation<K>),
 ) {
     let tell = |inv: Invalidation<K>| {
         let _ = panic::catch_unwind(AssertUnwindSafe(|| on_invalidate(inv)));
     };
+    let lost = || {
+        shared.lost.fetch_add(1, Ordering::Relaxed);
+        tell(Invalidation::All);
+    };
+    let reconcile_every = || Duration::from_nanos(shared.reconcile.load(Ordering::Relaxed));
     let mut backoff = RECONNECT_BACKOFF;
     while !shared.stop.load(Ordering::Acquire) {
         let mut conn = match link.connect() {
@@ -214,9 +411,21 @@ fn subscribe_loop<K: DeserializeOwned>(
             }
         };
         let mut pubsub = conn.as_pubsub();
-        if pubsub.subscribe(channel).is_err() || pubsub.set_read_timeout(Some(POLL)).is_err() {
+        if pubsub.subscribe(&keys.channel).is_err() || pubsub.set_read_timeout(Some(POLL)).is_err()
+        {
             continue;
         }
+        // Subscribed first, numbers read second: a message sent in between carries a number
+        // already read, so it is no gap; one sent before is covered by the `All` below.
+        let Ok(known) = Seqs::read(link, keys) else {
+            continue;
+        };
+        let mut seqs = Seqs {
+            last: known.clone(),
+            previous: known,
+            next_reconcile: Instant::now() + reconcile_every(),
+            rng: shared.origin | 1,
+        };
         backoff = RECONNECT_BACKOFF;
         // Whatever was written while we were not subscribed is unknown: start clean.
         tell(Invalidation::All);
@@ -226,20 +435,30 @@ fn subscribe_loop<K: DeserializeOwned>(
             if shared.stop.load(Ordering::Acquire) {
                 return;
             }
+            if Instant::now() >= seqs.next_reconcile {
+                seqs.next_reconcile = Instant::now() + reconcile_every();
+                let reading = Seqs::read(link, keys);
+                if reading.is_ok_and(|now| seqs.reconcile(now, shared.origin)) {
+                    lost();
+                }
+            }
             match pubsub.get_message() {
                 Ok(msg) => {
                     quiet = Duration::ZERO;
-                    let bytes = msg.get_payload_bytes();
-                    if bytes.len() < 8 {
+                    let Some((origin, seq, key)) = parse(msg.get_payload_bytes()) else {
                         continue;
-                    }
-                    let (origin, key) = bytes.split_at(8);
-                    if origin == shared.origin.to_le_bytes() {
+                    };
+                    if origin == shared.origin
+                        || seqs.lose(shared.lose_one_in.load(Ordering::Relaxed))
+                    {
                         continue;
                     }
                     if let Ok(k) = decode::<K>(key) {
                         shared.received.fetch_add(1, Ordering::Relaxed);
                         tell(Invalidation::Key(k));
+                    }
+                    if seqs.gap(origin, seq) {
+                        lost();
                     }
                 }
                 Err(e) if e.is_timeout() => {
@@ -280,7 +499,7 @@ trait Publish<K>: Send + Sync {
 
 struct BusRef<K> {
     link: Arc<Link>,
-    channel: String,
+    keys: Arc<BusKeys>,
     shared: Arc<Shared>,
     _keys: PhantomData<fn(K)>,
 }
@@ -288,12 +507,15 @@ struct BusRef<K> {
 impl<K: Serialize> BusRef<K> {
     fn try_publish(&self, key: &K) -> Result<(), RedisStoreError> {
         let r = encode(key).map_err(codec).and_then(|k| {
-            let mut msg = self.shared.origin.to_le_bytes().to_vec();
-            msg.extend_from_slice(&k);
             self.link.with(|c| {
-                redis::cmd("PUBLISH")
-                    .arg(&self.channel)
-                    .arg(msg)
+                redis::cmd("EVAL")
+                    .arg(PUBLISH)
+                    .arg(2)
+                    .arg(&self.keys.seqs)
+                    .arg(&self.keys.stamps)
+                    .arg(self.shared.origin.to_le_bytes().as_slice())
+                    .arg(&self.keys.channel)
+                    .arg(k)
                     .query::<u64>(c)
                     .map(drop)
             })
