@@ -57,6 +57,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     let run = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
     let seconds = arg("--seconds").unwrap_or(10);
 
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    println!("Machine: {cpu}, {cores} cores; release build\n");
     let hit = fleet::redis_hit_latency(&redis.url, &format!("fleet-hit-{run}"), 20_000);
     println!(
         "A read that Redis answers (GET on loopback, one at a time): p50 {}, p99 {}\n",

@@ -153,6 +153,7 @@ impl FillLease {
 
 /// What [`Store::load_or_lease`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Leased<V> {
     /// The value.
     Hit(V),
