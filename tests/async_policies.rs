@@ -8,9 +8,10 @@
 mod common;
 
 use common::gate::Gated;
+use common::runtime::rt;
 use common::scenarios::{Behind, Face, Policy, Recorder, WbConfig};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 use stratacache::future::{AsyncStore, Blocking, CacheAside, WriteBehind, WriteThrough};
@@ -18,19 +19,6 @@ use stratacache::{
     BuildError, Cache, ErrorKind, MemoryStore, MemoryStoreError, PolicyError, PolicyOptions, Store,
     WriteBehindStats,
 };
-use tokio::runtime::Runtime;
-
-/// One multi-thread runtime for the scenarios, which call it from plain test threads.
-fn rt() -> &'static Runtime {
-    static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 type Store_ = Blocking<Arc<Recorder>>;
 

@@ -253,6 +253,27 @@ fn two_caches_in_one_process_stay_coherent_under_load() {
     assert_eq!(bus_a.resets() + bus_b.resets(), 0);
 }
 
+/// Two services on one Redis database and namespace, each with its cache and bus.
+fn two_services(
+    test: &str,
+) -> (
+    Arc<Coherent>,
+    InvalidationBus<u64>,
+    Arc<Coherent>,
+    InvalidationBus<u64>,
+) {
+    let url = url();
+    let ns = namespace(test);
+    let db = Arc::new(
+        RedisStore::<u64, String>::open(&url)
+            .unwrap()
+            .with_namespace(&ns),
+    );
+    let (a, bus_a) = coherent(&url, &ns, db.clone());
+    let (b, bus_b) = coherent(&url, &ns, db);
+    (a, bus_a, b, bus_b)
+}
+
 /// Lost invalidations are found by the gap in the publisher's numbers: B drops about every
 /// other message A sends, yet ends with A's last value, and counts the losses.
 #[test]
@@ -261,15 +282,7 @@ fn two_caches_in_one_process_stay_coherent_under_load() {
     ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
 )]
 fn lost_invalidations_are_found_by_gaps() {
-    let url = url();
-    let ns = namespace("gaps");
-    let db = Arc::new(
-        RedisStore::<u64, String>::open(&url)
-            .unwrap()
-            .with_namespace(&ns),
-    );
-    let (a, _bus_a) = coherent(&url, &ns, db.clone());
-    let (b, bus_b) = coherent(&url, &ns, db);
+    let (a, _bus_a, b, bus_b) = two_services("gaps");
     // Reconciliation would find the losses too, later: keep it out of this test's way.
     let bus_b = bus_b.with_reconcile_interval(Duration::from_secs(3600));
     bus_b.lose_one_in(2);
@@ -300,15 +313,7 @@ fn lost_invalidations_are_found_by_gaps() {
     ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
 )]
 fn a_lost_last_invalidation_is_found_by_reconciliation() {
-    let url = url();
-    let ns = namespace("reconcile");
-    let db = Arc::new(
-        RedisStore::<u64, String>::open(&url)
-            .unwrap()
-            .with_namespace(&ns),
-    );
-    let (a, _bus_a) = coherent(&url, &ns, db.clone());
-    let (b, bus_b) = coherent(&url, &ns, db);
+    let (a, _bus_a, b, bus_b) = two_services("reconcile");
     let bus_b = bus_b.with_reconcile_interval(Duration::from_millis(50));
     bus_b.lose_one_in(1);
     a.put(1, "old".into()).unwrap();
@@ -380,32 +385,27 @@ fn lease_front(test: &str) -> RedisStore<u32, u64> {
         .with_fill_lease(Duration::from_millis(200))
 }
 
-#[test]
-#[cfg_attr(
-    not(stratacache_redis),
-    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
-)]
-fn redis_one_database_read_per_fleet_miss() {
-    common::leases::one_database_read_per_fleet_miss(lease_front("fleet-miss"));
+/// The fleet lease scenarios of `tests/common/leases.rs`, on a Redis front.
+macro_rules! redis_lease_scenarios {
+    ($($name:ident),*) => {
+        $(
+            #[test]
+            #[cfg_attr(
+                not(stratacache_redis),
+                ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+            )]
+            fn $name() {
+                common::leases::$name(lease_front(stringify!($name)));
+            }
+        )*
+    };
 }
 
-#[test]
-#[cfg_attr(
-    not(stratacache_redis),
-    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
-)]
-fn redis_crashed_holder_blocks_until_its_lease_expires() {
-    common::leases::a_crashed_holder_blocks_until_its_lease_expires(lease_front("crashed"));
-}
-
-#[test]
-#[cfg_attr(
-    not(stratacache_redis),
-    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
-)]
-fn redis_absent_key_releases_its_lease() {
-    common::leases::an_absent_key_releases_its_lease(lease_front("absent"));
-}
+redis_lease_scenarios!(
+    one_database_read_per_fleet_miss,
+    a_crashed_holder_blocks_until_its_lease_expires,
+    an_absent_key_releases_its_lease
+);
 
 /// Issue 11, violation 6: an idle, healthy bus must stay subscribed. It pings after 1 s of
 /// quiet; in RESP2 subscribed mode Redis answers `["pong", ""]`, which once read as a dead

@@ -300,22 +300,10 @@ macro_rules! scenarios {
 #[cfg(feature = "tokio")]
 mod on_tokio {
     use super::*;
-    use std::sync::OnceLock;
+    use common::runtime::rt;
     use stratacache::future::{self, Blocking};
-    use tokio::runtime::Runtime;
 
     type Async = Blocking<Arc<Db>>;
-
-    fn rt() -> &'static Runtime {
-        static RT: OnceLock<Runtime> = OnceLock::new();
-        RT.get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-        })
-    }
 
     policy!(
         AsyncAside,

@@ -613,6 +613,10 @@ where
     fn fill(&self, key: &K, value: &V, lease: FillLease) -> Result<bool, S::Error> {
         self.inner.fill(key, value, lease)
     }
+
+    fn release(&self, key: &K, lease: FillLease) -> Result<(), S::Error> {
+        self.inner.release(key, lease)
+    }
 }
 
 /// In async code: the same announcements, each sent from tokio's blocking pool (a `PUBLISH`

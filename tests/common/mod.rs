@@ -4,5 +4,6 @@ pub mod gate;
 pub mod leases;
 pub mod mixed;
 pub mod model;
+pub mod runtime;
 pub mod scenarios;
 pub mod trace;
