@@ -40,9 +40,10 @@ where
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             BuildError::new("future::WriteBehind must be built inside a tokio runtime")
         })?;
-        let core = Arc::new(AsyncCore::new(self.cache, self.store, &self.options));
+        let (cache, store, options, parts) = self.into_parts();
+        let core = Arc::new(AsyncCore::new(cache, store, &options));
         let shared = Arc::new(Shared {
-            wb: WriteBehindCore::new(core, self.settings, self.on_error),
+            wb: parts.into_core(core)?,
             wake: Notify::new(),
             progress: Notify::new(),
         });
@@ -158,22 +159,46 @@ where
             let refused = {
                 let mut q = wb.queue.lock();
                 match q.admit(&key) {
+                    Ok(()) if wb.journaled() => Ok(Some(q.reserve(&key))),
                     Ok(()) => {
-                        if q.push(key.clone(), value.clone(), now()) {
+                        if q.push(key.clone(), value.clone(), now(), 0, None) {
                             sh.wake.notify_one();
                         }
-                        None
+                        Ok(None)
                     }
-                    Err(r) => Some(r),
+                    Err(r) => Err(r),
                 }
             };
             match refused {
-                None => {
+                Ok(None) => {
                     wb.apply(key, value);
                     drop(writer);
                     return Ok(());
                 }
-                Some(r) => {
+                Ok(Some(counted)) => {
+                    // The journal's write and sync block: they run on the blocking pool, with
+                    // the writer lock, and finish there even if this future is dropped (the
+                    // write is then taken, as if the caller had waited).
+                    let shared = self.shared.clone();
+                    let t = now();
+                    let taken = tokio::task::spawn_blocking(move || {
+                        let r = shared.wb.journal_and_take(key, value, counted, t);
+                        drop(writer);
+                        if !r.as_ref().is_ok_and(|wake| !wake) {
+                            shared.wake.notify_one();
+                        }
+                        r
+                    })
+                    .await;
+                    return match taken {
+                        Ok(r) => r.map(drop),
+                        Err(e) => Err(PolicyError::new(
+                            ErrorKind::Journal,
+                            format!("the journal's write did not finish: {e}"),
+                        )),
+                    };
+                }
+                Err(r) => {
                     if let Some(e) = wb.refusal(r) {
                         return Err(e);
                     }
@@ -365,6 +390,7 @@ where
         match result {
             Ok(()) => wb.acknowledge(&batch),
             Err(err) => {
+                wb.settle_failed(&batch);
                 for (op, seq) in batch.ops.iter().zip(batch.seqs.iter().copied()) {
                     let _writer = wb.core.writers.lock_async(op.key()).await;
                     wb.report_failed(op, seq, &err);

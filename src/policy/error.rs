@@ -22,6 +22,9 @@ pub enum ErrorKind {
     Closed,
     /// Writes accepted by write-behind failed after every retry (reported by `flush`).
     WriteFailed,
+    /// Write-behind's journal could not make the write durable (an I/O error, or a key or value
+    /// that does not encode); the write was not taken, and the cache is unchanged.
+    Journal,
 }
 
 /// The error of a policy call: its kind, and the store's error as its source where there is one.
@@ -102,6 +105,7 @@ impl fmt::Display for PolicyError {
             ErrorKind::WriteFailed => {
                 write!(f, "write-behind writes failed after every retry: {d}")
             }
+            ErrorKind::Journal => write!(f, "the write-behind journal refused the write: {d}"),
         }
     }
 }

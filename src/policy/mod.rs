@@ -4,6 +4,7 @@
 mod cache_aside;
 pub(crate) mod core;
 mod error;
+pub(crate) mod journal;
 pub(crate) mod key_locks;
 pub(crate) mod mode;
 mod options;
@@ -17,6 +18,7 @@ mod write_through;
 
 pub use cache_aside::CacheAside;
 pub use error::{ErrorKind, PolicyError};
+pub use journal::{JOURNAL_FORMAT_VERSION, JournalSync};
 pub use mode::{Aside, Through, WriteMode};
 pub use options::{DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, PolicyOptions};
 pub use read_through_policy::ReadThroughPolicy;

@@ -3,6 +3,7 @@
 //! reporting what still fails.
 
 use super::core::{PolicyCore, settle};
+use super::journal::{Journal, JournalSync, Journaling, Recovered};
 use super::read_through::ReadThrough;
 use super::write_queue::{Batch, Next, Refused, WriteQueue};
 use super::{ErrorKind, PolicyError, PolicyOptions};
@@ -15,6 +16,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,6 +60,12 @@ pub struct WriteBehindStats {
 
 type ErrorCallback<K, V> = Box<dyn Fn(&WriteOp<K, V>, &PolicyError) + Send + Sync>;
 
+/// An opened journal and the writes it holds that the store never acknowledged.
+type OpenedJournal<K, V> = (Arc<dyn Journaling<K, V>>, Vec<Recovered<K, V>>);
+/// Opens the journal a builder was given (made where `K` and `V` are known to encode).
+type JournalOpener<K, V> =
+    Box<dyn FnOnce(JournalSync) -> Result<OpenedJournal<K, V>, String> + Send>;
+
 /// The flusher of a sync [`WriteBehind`]: a thread. (The async policy's builder,
 /// `stratacache::future::WriteBehindBuilder`, is the same builder with a task for flusher.)
 #[derive(Debug)]
@@ -91,6 +99,8 @@ pub struct WriteBehindBuilder<K, V, S, D = OnThread> {
     pub(crate) settings: Settings,
     pub(crate) on_error: Option<ErrorCallback<K, V>>,
     pub(crate) options: PolicyOptions,
+    journal: Option<JournalOpener<K, V>>,
+    journal_sync: JournalSync,
     driver: PhantomData<fn() -> D>,
 }
 
@@ -121,6 +131,8 @@ impl<K, V, S, D> WriteBehindBuilder<K, V, S, D> {
             },
             on_error: None,
             options: PolicyOptions::new(),
+            journal: None,
+            journal_sync: JournalSync::Always,
             driver: PhantomData,
         }
     }
@@ -183,6 +195,13 @@ impl<K, V, S, D> WriteBehindBuilder<K, V, S, D> {
         self
     }
 
+    /// When the [`journal`](Self::journal) syncs its writes to the disk (default
+    /// [`JournalSync::Always`]). Without a journal it changes nothing.
+    pub fn journal_sync(mut self, sync: JournalSync) -> Self {
+        self.journal_sync = sync;
+        self
+    }
+
     /// The settings, checked.
     pub(crate) fn checked(&self) -> Result<(), BuildError> {
         if self.settings.batch_size == 0 {
@@ -196,6 +215,114 @@ impl<K, V, S, D> WriteBehindBuilder<K, V, S, D> {
             ));
         }
         Ok(())
+    }
+
+    /// The cache, the store and the read options, for the front end to make its policy core
+    /// with, and the rest, which makes the write-behind core over it ([`CoreParts::into_core`]).
+    pub(crate) fn into_parts(self) -> (Cache<K, V>, S, PolicyOptions, CoreParts<K, V>) {
+        let parts = CoreParts {
+            settings: self.settings,
+            on_error: self.on_error,
+            journal: self.journal,
+            journal_sync: self.journal_sync,
+        };
+        (self.cache, self.store, self.options, parts)
+    }
+}
+
+/// What a builder knows of the write-behind core, apart from the policy core.
+pub(crate) struct CoreParts<K, V> {
+    settings: Settings,
+    on_error: Option<ErrorCallback<K, V>>,
+    journal: Option<JournalOpener<K, V>>,
+    journal_sync: JournalSync,
+}
+
+impl<K, V> CoreParts<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The core of the policy being built over `core`: its queue, settings and callback, and the
+    /// journal opened, with the writes it held queued again and visible to reads (both front
+    /// ends build through here).
+    pub(crate) fn into_core<C>(self, core: Arc<C>) -> Result<WriteBehindCore<K, V, C>, BuildError>
+    where
+        C: Deref<Target = PolicyCore<K, V>>,
+    {
+        let opened = match self.journal {
+            Some(open) => Some(open(self.journal_sync).map_err(BuildError::from_string)?),
+            None => None,
+        };
+        let (journal, recovered) = match opened {
+            Some((j, r)) => (Some(j), r),
+            None => (None, Vec::new()),
+        };
+        let wb = WriteBehindCore::new(core, self.settings, self.on_error, journal);
+        wb.recover(recovered);
+        Ok(wb)
+    }
+}
+
+impl<K, V, S, D> WriteBehindBuilder<K, V, S, D>
+where
+    K: serde::Serialize + serde::de::DeserializeOwned + Hash + Eq + Clone + Send + Sync + 'static,
+    V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    /// Makes every accepted write durable in a local append-only journal at `path` (a file,
+    /// created if missing) before `put` or `delete` returns, so that a crash loses none of them:
+    /// write-behind's speed with write-through's safety. Keys and values are encoded with serde
+    /// (postcard).
+    ///
+    /// - **Group commit.** Concurrent writers share one write and one sync of the file: the first
+    ///   to arrive writes everything buffered behind it, so durability costs about one `fsync`
+    ///   per group of concurrent writers, not one per write. How often the file is synced is
+    ///   [`journal_sync`](Self::journal_sync)'s choice, and it says what each choice can lose.
+    /// - **Acknowledgement and compaction.** The flusher marks the writes the store took (or that
+    ///   were reported failed: those are not replayed) as settled in the journal, and the file is
+    ///   rewritten with the unsettled writes only once it is over 1 MiB and four times their
+    ///   size, so it stays bounded by the pending writes, not by history.
+    /// - **Recovery.** `build()` on an existing journal queues again every write the store never
+    ///   acknowledged (each key's last), in the order they were made, and puts them in the cache
+    ///   before it returns, so reads see them at once (read-your-writes survives the restart);
+    ///   the flusher then writes them. They may exceed `queue_capacity` until flushed. Delivery
+    ///   stays at least once: the store may see a write it already took.
+    /// - **Damage.** A record cut short at the end of the file (a crash in the middle of an
+    ///   append), or a tail of zeros, is cut off. Any other record that does not check out
+    ///   (CRC-32 per record) makes `build()` fail with an error naming the file and the offset;
+    ///   nothing is skipped silently. A journal of a newer format version, or a file that is not
+    ///   a journal, is an error too. An empty file is a new journal.
+    /// - One policy at a time: the file is locked while the policy lives (another `build()` on
+    ///   it fails).
+    ///
+    /// A write the journal cannot take (an I/O error) fails with
+    /// [`ErrorKind::Journal`], leaving the cache unchanged; after an I/O error the journal
+    /// refuses every write until the policy is rebuilt.
+    ///
+    /// The file format is in the module `policy/journal.rs`; its version is
+    /// [`JOURNAL_FORMAT_VERSION`](crate::JOURNAL_FORMAT_VERSION).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, MemoryStore, WriteBehind};
+    /// let path = std::env::temp_dir().join(format!("doc-journal-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let db = std::sync::Arc::new(MemoryStore::<u32, String>::new());
+    /// let policy = WriteBehind::builder(Cache::new(100), db.clone()).journal(&path).build()?;
+    /// policy.put(1, "one".into())?; // durable in the journal when this returns
+    /// drop(policy); // (a crash here would lose nothing: the next build replays it)
+    /// assert_eq!(db.peek(&1).as_deref(), Some("one"));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn journal(mut self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref().to_path_buf();
+        self.journal = Some(Box::new(move |sync| {
+            let (journal, recovered) = Journal::<K, V>::open(&path, sync)?;
+            Ok((journal as Arc<dyn Journaling<K, V>>, recovered))
+        }));
+        self
     }
 }
 
@@ -212,9 +339,10 @@ where
     /// A zero `batch_size` or `queue_capacity`, or a flusher thread that could not start.
     pub fn build(self) -> Result<WriteBehind<K, V, S>, BuildError> {
         self.checked()?;
-        let core = Arc::new(ReadThrough::new(self.cache, self.store, &self.options));
+        let (cache, store, options, parts) = self.into_parts();
+        let core = Arc::new(ReadThrough::new(cache, store, &options));
         let shared = Arc::new(Shared {
-            wb: WriteBehindCore::new(core, self.settings, self.on_error),
+            wb: parts.into_core(core)?,
             wake: Condvar::new(),
             progress: Condvar::new(),
         });
@@ -241,6 +369,8 @@ pub(crate) struct WriteBehindCore<K, V, C> {
     pub(crate) queue: Mutex<WriteQueue<K, V>>,
     pub(crate) settings: Settings,
     on_error: Option<ErrorCallback<K, V>>,
+    /// With a journal, every write is made durable there before it is taken.
+    journal: Option<Arc<dyn Journaling<K, V>>>,
     written: AtomicU64,
     retried: AtomicU64,
     failed: AtomicU64,
@@ -256,6 +386,7 @@ where
         core: Arc<C>,
         settings: Settings,
         on_error: Option<ErrorCallback<K, V>>,
+        journal: Option<Arc<dyn Journaling<K, V>>>,
     ) -> Self {
         WriteBehindCore {
             core,
@@ -266,10 +397,76 @@ where
             )),
             settings,
             on_error,
+            journal,
             written: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
+    }
+
+    /// Queues again the writes a journal held at start, and puts them in the cache.
+    fn recover(&self, recovered: Vec<Recovered<K, V>>) {
+        let now = Instant::now();
+        for r in recovered {
+            self.queue
+                .lock()
+                .push(r.key.clone(), r.value.clone(), now, r.jid, None);
+            self.apply(r.key, r.value);
+        }
+    }
+
+    /// Whether writes go through a journal (then a writer reserves its place in the queue and
+    /// calls [`journal_and_take`](Self::journal_and_take)).
+    pub(crate) fn journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// A journaled write, after the queue reserved its place (`counted`, from
+    /// [`WriteQueue::reserve`]) and with the key's writer lock held: made durable in the journal,
+    /// then taken into the queue and applied to the cache. Returns whether to wake the flusher.
+    /// On an error the place is given back and nothing changed; wake the flusher all the same
+    /// (a closing queue may be waiting for the place).
+    pub(crate) fn journal_and_take(
+        &self,
+        key: K,
+        value: Option<V>,
+        counted: bool,
+        now: Instant,
+    ) -> Result<bool, PolicyError> {
+        let journal = self
+            .journal
+            .as_ref()
+            .expect("a journaled policy has a journal");
+        match journal.append(&key, value.as_ref()) {
+            Ok(jid) => {
+                let wake =
+                    self.queue
+                        .lock()
+                        .push(key.clone(), value.clone(), now, jid, Some(counted));
+                self.apply(key, value);
+                Ok(wake)
+            }
+            Err(e) => {
+                self.queue.lock().unreserve(counted);
+                Err(PolicyError::new(ErrorKind::Journal, e))
+            }
+        }
+    }
+
+    /// Settles a batch's writes in the journal, if there is one.
+    fn settle_journal(&self, batch: &Batch<K, V>) {
+        if let Some(j) = &self.journal {
+            let done: Vec<(K, u64)> = (batch.ops.iter().map(|op| op.key().clone()))
+                .zip(batch.jids.iter().copied())
+                .collect();
+            j.settle(&done);
+        }
+    }
+
+    /// A batch failed for good: its writes are settled in the journal (reported failed, they are
+    /// not replayed). The front ends then report each one ([`report_failed`](Self::report_failed)).
+    pub(crate) fn settle_failed(&self, batch: &Batch<K, V>) {
+        self.settle_journal(batch);
     }
 
     /// The pending write of `key`, for the read path.
@@ -303,6 +500,10 @@ where
 
     /// The store took the batch.
     pub(crate) fn acknowledge(&self, batch: &Batch<K, V>) {
+        // Settled in the journal first: once the queue forgets a write, a flush may return,
+        // and a restart after it must not need the write replayed (it would be harmless, but
+        // the journal should not lag the queue).
+        self.settle_journal(batch);
         let mut q = self.queue.lock();
         for (op, seq) in batch.ops.iter().zip(&batch.seqs) {
             q.ack(op.key(), *seq);
@@ -489,22 +690,33 @@ where
         // the flusher's failure handling. It is never held while waiting for room: the flusher
         // may need it to report a failed batch, which is what makes room.
         let mut writer = wb.core.writer(&key);
-        {
-            let mut q = wb.queue.lock();
-            while let Err(refused) = q.admit(&key) {
-                if let Some(e) = wb.refusal(refused) {
-                    return Err(e);
-                }
-                drop(writer);
-                sh.progress.wait(&mut q);
-                drop(q);
-                writer = wb.core.writer(&key);
-                q = wb.queue.lock();
+        let mut q = wb.queue.lock();
+        while let Err(refused) = q.admit(&key) {
+            if let Some(e) = wb.refusal(refused) {
+                return Err(e);
             }
-            if q.push(key.clone(), value.clone(), Instant::now()) {
-                sh.wake.notify_one();
-            }
+            drop(writer);
+            sh.progress.wait(&mut q);
+            drop(q);
+            writer = wb.core.writer(&key);
+            q = wb.queue.lock();
         }
+        if wb.journaled() {
+            // Durable first, outside the queue's lock (other writers group-commit meanwhile),
+            // in the place reserved for it; visible only once durable.
+            let counted = q.reserve(&key);
+            drop(q);
+            let taken = wb.journal_and_take(key, value, counted, Instant::now());
+            if taken.as_ref().is_ok_and(|wake| !wake) {
+                return Ok(());
+            }
+            sh.wake.notify_one();
+            return taken.map(drop);
+        }
+        if q.push(key.clone(), value.clone(), Instant::now(), 0, None) {
+            sh.wake.notify_one();
+        }
+        drop(q);
         wb.apply(key, value);
         drop(writer);
         Ok(())
@@ -697,6 +909,7 @@ where
         match result {
             Ok(()) => wb.acknowledge(&batch),
             Err(err) => {
+                wb.settle_failed(&batch);
                 for (op, seq) in batch.ops.iter().zip(batch.seqs.iter().copied()) {
                     let _writer = wb.core.writer(op.key());
                     wb.report_failed(op, seq, &err);

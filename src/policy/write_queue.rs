@@ -10,7 +10,10 @@
 //!   its writes in order: batches are written one at a time;
 //! - a write stays pending until [`ack`](WriteQueue::ack) of its batch, and is served to readers
 //!   meanwhile ([`pending`](WriteQueue::pending));
-//! - `flush` waits until no write with a sequence number up to its target is pending.
+//! - `flush` waits until no write with a sequence number up to its target is pending;
+//! - with a journal, a writer first reserves its key's place ([`reserve`](WriteQueue::reserve)),
+//!   makes the write durable outside the queue's lock, then pushes it with its journal number;
+//!   the flusher does not exit while a reserved write is still to come.
 
 use crate::WriteOp;
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +31,8 @@ pub(crate) struct WriteQueue<K, V> {
     flusher_gone: bool,
     /// Callers of `flush` waiting: the flusher writes without waiting for a batch to fill.
     flush_waiters: usize,
+    /// Places reserved by journaled writes on their way in (new keys only).
+    reserved: usize,
     capacity: usize,
     batch_size: usize,
     flush_interval: Duration,
@@ -42,6 +47,8 @@ struct Pending<V> {
     queued: bool,
     /// No write of this key with a smaller sequence number is unpersisted (`flush` waits on it).
     oldest: u64,
+    /// The journal number of the latest write folded in (0 without a journal).
+    jid: u64,
 }
 
 /// Why a write was not taken.
@@ -68,6 +75,8 @@ pub(crate) enum Next {
 pub(crate) struct Batch<K, V> {
     pub(crate) ops: Vec<WriteOp<K, V>>,
     pub(crate) seqs: Vec<u64>,
+    /// The journal number of each write (0 without a journal).
+    pub(crate) jids: Vec<u64>,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
@@ -79,6 +88,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
             closed: false,
             flusher_gone: false,
             flush_waiters: 0,
+            reserved: 0,
             capacity,
             batch_size,
             flush_interval,
@@ -89,16 +99,42 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
     pub(crate) fn admit(&self, key: &K) -> Result<(), Refused> {
         if self.closed {
             Err(Refused::Closed)
-        } else if self.entries.len() < self.capacity || self.entries.contains_key(key) {
+        } else if self.entries.len() + self.reserved < self.capacity
+            || self.entries.contains_key(key)
+        {
             Ok(())
         } else {
             Err(Refused::Full)
         }
     }
 
-    /// Takes a write (after [`admit`](Self::admit) said yes); returns whether the flusher should
-    /// be woken (the queue was empty, or a batch just filled).
-    pub(crate) fn push(&mut self, key: K, value: Option<V>, now: Instant) -> bool {
+    /// Holds a place for a write of `key` that [`admit`](Self::admit) took, until
+    /// [`push`](Self::push) or [`unreserve`](Self::unreserve) with what this returns.
+    pub(crate) fn reserve(&mut self, key: &K) -> bool {
+        let counted = !self.entries.contains_key(key);
+        self.reserved += usize::from(counted);
+        counted
+    }
+
+    /// Gives back a place [`reserve`](Self::reserve) held.
+    pub(crate) fn unreserve(&mut self, counted: bool) {
+        self.reserved -= usize::from(counted);
+    }
+
+    /// Takes a write (after [`admit`](Self::admit) said yes, or into the place
+    /// [`reserve`](Self::reserve) held, given back here); returns whether the flusher should
+    /// be woken (the queue was empty, or a batch just filled). `jid` is its journal number.
+    pub(crate) fn push(
+        &mut self,
+        key: K,
+        value: Option<V>,
+        now: Instant,
+        jid: u64,
+        reserved: Option<bool>,
+    ) -> bool {
+        if let Some(counted) = reserved {
+            self.unreserve(counted);
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let was_empty = self.order.is_empty();
@@ -106,6 +142,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
             Some(p) => {
                 p.value = value;
                 p.seq = seq;
+                p.jid = jid;
                 !std::mem::replace(&mut p.queued, true)
             }
             None => {
@@ -116,6 +153,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
                         seq,
                         queued: true,
                         oldest: seq,
+                        jid,
                     },
                 );
                 true
@@ -135,7 +173,11 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
     /// What the flusher should do at `now`.
     pub(crate) fn next(&self, now: Instant) -> Next {
         let Some(&(_, queued_at)) = self.order.front() else {
-            return if self.closed { Next::Exit } else { Next::Idle };
+            return if self.closed && self.reserved == 0 {
+                Next::Exit
+            } else {
+                Next::Idle
+            };
         };
         let due_at = queued_at + self.flush_interval;
         if self.order.len() >= self.batch_size
@@ -155,6 +197,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
         let mut batch = Batch {
             ops: Vec::with_capacity(n),
             seqs: Vec::with_capacity(n),
+            jids: Vec::with_capacity(n),
         };
         for _ in 0..n {
             let Some((key, _)) = self.order.pop_front() else {
@@ -165,6 +208,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WriteQueue<K, V> {
             };
             p.queued = false;
             batch.seqs.push(p.seq);
+            batch.jids.push(p.jid);
             batch.ops.push(match &p.value {
                 Some(v) => WriteOp::Put(key, v.clone()),
                 None => WriteOp::Delete(key),
@@ -252,12 +296,12 @@ mod tests {
     fn writes_to_one_key_coalesce_and_take_one_place() {
         let now = Instant::now();
         let mut q = queue(2, 10);
-        q.push(1, Some(10), now);
-        q.push(1, Some(11), now);
-        q.push(1, None, now);
+        q.push(1, Some(10), now, 0, None);
+        q.push(1, Some(11), now, 0, None);
+        q.push(1, None, now, 0, None);
         assert_eq!(q.len(), 1);
         assert_eq!(q.pending(&1), Some(None));
-        q.push(2, Some(20), now);
+        q.push(2, Some(20), now, 0, None);
         assert_eq!(q.admit(&3), Err(Refused::Full));
         assert_eq!(q.admit(&1), Ok(()), "a pending key takes no more room");
         assert_eq!(keys(&q.take_batch()), vec![(1, None), (2, Some(20))]);
@@ -267,9 +311,9 @@ mod tests {
     fn a_key_written_while_in_flight_goes_behind_and_its_first_ack_keeps_it_pending() {
         let now = Instant::now();
         let mut q = queue(10, 10);
-        q.push(1, Some(10), now);
+        q.push(1, Some(10), now, 0, None);
         let first = q.take_batch();
-        q.push(1, Some(11), now); // while 10 is with the store
+        q.push(1, Some(11), now, 0, None); // while 10 is with the store
         assert_eq!(q.pending(&1), Some(Some(11)));
         assert!(!q.ack(&1, first.seqs[0]), "a newer write is pending");
         assert_eq!(q.pending(&1), Some(Some(11)));
@@ -285,7 +329,7 @@ mod tests {
         let now = Instant::now();
         let mut q = queue(100, 3);
         for k in 0..7 {
-            q.push(k, Some(k), now);
+            q.push(k, Some(k), now, 0, None);
         }
         assert_eq!(
             keys(&q.take_batch()),
@@ -301,14 +345,20 @@ mod tests {
         let t0 = Instant::now();
         let mut q = queue(100, 3);
         assert_eq!(q.next(t0), Next::Idle);
-        assert!(q.push(1, Some(1), t0), "the first write wakes the flusher");
+        assert!(
+            q.push(1, Some(1), t0, 0, None),
+            "the first write wakes the flusher"
+        );
         assert_eq!(q.next(t0), Next::WaitUntil(t0 + SECOND));
         assert_eq!(q.next(t0 + SECOND), Next::Write);
-        assert!(!q.push(2, Some(2), t0));
-        assert!(q.push(3, Some(3), t0), "a full batch wakes the flusher");
+        assert!(!q.push(2, Some(2), t0, 0, None));
+        assert!(
+            q.push(3, Some(3), t0, 0, None),
+            "a full batch wakes the flusher"
+        );
         assert_eq!(q.next(t0), Next::Write);
         let mut q = queue(100, 3);
-        q.push(1, Some(1), t0);
+        q.push(1, Some(1), t0, 0, None);
         let target = q.start_flush();
         assert_eq!(
             q.next(t0),
@@ -320,7 +370,7 @@ mod tests {
         q.ack(&1, b.seqs[0]);
         assert!(q.flushed(target));
         q.end_flush();
-        q.push(2, Some(2), t0);
+        q.push(2, Some(2), t0, 0, None);
         q.close();
         assert_eq!(q.admit(&9), Err(Refused::Closed));
         assert_eq!(q.next(t0), Next::Write, "closing drains at once");
@@ -332,15 +382,41 @@ mod tests {
     fn a_flush_waits_only_for_writes_before_it() {
         let t0 = Instant::now();
         let mut q = queue(100, 10);
-        q.push(1, Some(1), t0);
+        q.push(1, Some(1), t0, 0, None);
         let target = q.start_flush();
         let b = q.take_batch();
-        q.push(1, Some(2), t0); // after the flush began
+        q.push(1, Some(2), t0, 0, None); // after the flush began
         q.ack(&1, b.seqs[0]);
         assert!(
             q.flushed(target),
             "the newer write is not the flush's to wait for"
         );
         assert_eq!(q.pending(&1), Some(Some(2)));
+    }
+
+    #[test]
+    fn a_reserved_place_counts_against_capacity_and_keeps_the_flusher() {
+        let now = Instant::now();
+        let mut q = queue(2, 10);
+        q.push(1, Some(1), now, 0, None);
+        assert_eq!(q.admit(&2), Ok(()));
+        let counted = q.reserve(&2);
+        assert!(counted);
+        assert_eq!(
+            q.admit(&3),
+            Err(Refused::Full),
+            "the reserved place is taken"
+        );
+        assert!(!q.reserve(&1), "a pending key takes no new place");
+        q.unreserve(false);
+        q.close();
+        let first = q.take_batch();
+        assert!(q.ack(&1, first.seqs[0]));
+        assert_eq!(q.next(now), Next::Idle, "a reserved write is still to come");
+        assert!(q.push(2, Some(2), now, 7, Some(counted)));
+        let b = q.take_batch();
+        assert_eq!((keys(&b), b.jids.clone()), (vec![(2, Some(2))], vec![7]));
+        q.ack(&2, b.seqs[0]);
+        assert_eq!(q.next(now), Next::Exit);
     }
 }

@@ -5,8 +5,8 @@ mod memory;
 pub use layered::{DEFAULT_LEASE_WAIT, Layered, LayeredError, LeaseStats};
 pub use memory::{MemoryStore, MemoryStoreError};
 
-#[cfg(any(feature = "sqlite", feature = "redis"))]
 mod codec;
+pub(crate) use codec::encode;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
