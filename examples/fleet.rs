@@ -15,10 +15,13 @@
 
 #[path = "../benches/support/fleet.rs"]
 mod fleet;
+#[path = "../benches/support/histogram.rs"]
+mod histogram;
 #[path = "../benches/support/redis_server.rs"]
 mod redis_server;
 
-use fleet::{Config, Histogram, Mode};
+use fleet::{Config, Mode};
+use histogram::Histogram;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::error::Error;

@@ -8,6 +8,8 @@
 
 #[path = "../benches/support/fleet.rs"]
 mod fleet;
+#[path = "../benches/support/histogram.rs"]
+mod histogram;
 
 use fleet::{Config, Mode};
 use std::process::Command;
@@ -56,4 +58,17 @@ fn one_load_per_hot_key_per_ttl_fleet_wide() {
         "{per_period:.2} database loads per hot key per TTL period (plain read-through: up to 4)"
     );
     assert!(total.leases_won > 0 && total.refreshes > 0);
+}
+
+/// The harness's histogram: quantiles within a ninth, and its text form round-trips.
+#[test]
+fn histogram_buckets_are_within_a_ninth() {
+    let mut h = histogram::Histogram::default();
+    for us in 1..=1000u64 {
+        h.record(Duration::from_micros(us));
+    }
+    let p50 = h.quantile(0.5).as_nanos() as f64;
+    assert!((p50 / 500_000.0 - 1.0).abs() < 0.12, "{p50}");
+    let back = histogram::Histogram::decode(&h.encode());
+    assert_eq!(back.quantile(0.99), h.quantile(0.99));
 }
