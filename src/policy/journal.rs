@@ -36,9 +36,10 @@
 //! # Compaction
 //!
 //! Settled writes are garbage. When the file is over 1 MiB and more than four times the size
-//! of the live records, it is rewritten with the live records only, into a temporary file that
-//! is synced and then renamed over the journal (and the directory synced), so a crash during
-//! compaction leaves either the old file or the new one.
+//! of the live records, the next append rewrites it with the live records only, into a
+//! temporary file that is synced and then renamed over the journal (and the directory synced),
+//! so a crash during compaction leaves either the old file or the new one. Settling only
+//! buffers its record (the next append writes it), so the flusher never blocks on the file.
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
@@ -519,6 +520,9 @@ where
         log.live_bytes += record.len() as u64;
         log.live.insert(jid, record.clone());
         self.push(log, &record, self.sync == JournalSync::Always)?;
+        // Compaction runs here, on a writer (a thread that may block, the blocking pool for the
+        // async policy), never on the flusher, which may be a task on a runtime.
+        self.maybe_compact(self.log.lock());
         Ok(jid)
     }
 
@@ -548,7 +552,6 @@ where
         let record = frame(&payload);
         log.buf.extend_from_slice(&record);
         log.end += record.len() as u64;
-        self.maybe_compact(log);
     }
 }
 
