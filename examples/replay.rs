@@ -1,7 +1,10 @@
 //! Replays cache traces on stratacache and its peers; prints hit ratio and throughput.
 //!
 //! Run: `cargo run --release --example replay -- [--trace FILE]... [--capacity N,N,..]
-//! [--shards N,N,..] [--threads N,N,..]`
+//! [--shards N,N,..] [--threads N,N,..] [--admission all,tinylfu]`
+//!
+//! `--admission` picks stratacache's admission policies to replay (default both:
+//! `Admission::All`, the exact LRU, and `Admission::TinyLfu`).
 //!
 //! Traces are read from `tests/data` (or `$STRATACACHE_TRACES`) in the formats of its
 //! README: ARC (`*.lis*`) or LIRS (one key a line), gzipped when named `*.gz`. The replay rule is
@@ -17,6 +20,7 @@ mod trace;
 use peers::{Bench, Lru, Moka, Quick};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use stratacache::Admission;
 
 /// Published exact-LRU hits (`tests/data/README.md`).
 const PUBLISHED: [(&str, u64, u64); 9] = [
@@ -75,6 +79,7 @@ impl Bench for Sharded {
 fn main() {
     let mut traces = Vec::new();
     let (mut capacities, mut shards, mut threads) = (Vec::new(), vec![1, 0], vec![1]);
+    let mut admissions = vec![Admission::All, Admission::TinyLfu];
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -85,6 +90,16 @@ fn main() {
             "--capacity" => capacities = list(&value),
             "--shards" => shards = list(&value).into_iter().map(|s| s as usize).collect(),
             "--threads" => threads = list(&value).into_iter().map(|s| s as usize).collect(),
+            "--admission" => {
+                admissions = value
+                    .split(',')
+                    .map(|a| match a.trim() {
+                        "all" => Admission::All,
+                        "tinylfu" => Admission::TinyLfu,
+                        other => panic!("unknown admission {other}: all or tinylfu"),
+                    })
+                    .collect();
+            }
             other => panic!("unknown flag {other}; see the doc comment of examples/replay.rs"),
         }
     }
@@ -121,25 +136,28 @@ fn main() {
                         100.0 * hits as f64 / keys.len() as f64
                     );
                 };
-                let mut shown = Vec::new();
-                for &s in &shards {
-                    let c = if s == 0 {
-                        Sharded(stratacache::Cache::new(cap))
-                    } else {
-                        Sharded(
-                            stratacache::Cache::builder()
-                                .max_capacity(cap)
-                                .shards(s)
-                                .build()
-                                .expect("valid shard count for this capacity"),
-                        )
-                    };
-                    if shown.contains(&c.0.shard_count()) {
-                        continue;
+                for &admission in &admissions {
+                    let mut shown = Vec::new();
+                    for &s in &shards {
+                        let mut b = stratacache::Cache::builder()
+                            .max_capacity(cap)
+                            .admission(admission);
+                        if s != 0 {
+                            b = b.shards(s);
+                        }
+                        let c = Sharded(b.build().expect("valid shard count for this capacity"));
+                        if shown.contains(&c.0.shard_count()) {
+                            continue;
+                        }
+                        shown.push(c.0.shard_count());
+                        let label = match admission {
+                            Admission::TinyLfu => {
+                                format!("stratacache TinyLfu shards({})", c.0.shard_count())
+                            }
+                            _ => format!("stratacache shards({})", c.0.shard_count()),
+                        };
+                        row(label, replay(&c, &keys, t));
                     }
-                    shown.push(c.0.shard_count());
-                    let label = format!("stratacache shards({})", c.0.shard_count());
-                    row(label, replay(&c, &keys, t));
                 }
                 row(
                     Quick::NAME.into(),

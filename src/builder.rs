@@ -1,5 +1,6 @@
 //! [`CacheBuilder`]: settings, their validation and defaults, and [`BuildError`].
 
+use crate::admission::{Admission, Promotion};
 use crate::cache::Cache;
 use crate::clock::{Clock, RealClock};
 use crate::listener::RemovalCause;
@@ -53,6 +54,8 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     pub(crate) shards: Option<usize>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) tti: Option<Duration>,
+    pub(crate) admission: Admission,
+    pub(crate) promotion: Promotion,
     pub(crate) weigher: Option<Weigher<K, V>>,
     pub(crate) listener: Option<crate::listener::Listener<K, V>>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -67,6 +70,8 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             shards: None,
             ttl: None,
             tti: None,
+            admission: Admission::All,
+            promotion: Promotion::Exact,
             weigher: None,
             listener: None,
             clock: Arc::new(RealClock),
@@ -134,6 +139,41 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// Which inserts the cache admits (default [`Admission::All`]: every one, exact LRU).
+    /// [`Admission::TinyLfu`] keeps entries by estimated frequency behind a small LRU window,
+    /// for hit ratio on workloads that scan or loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Admission, Cache};
+    /// let cache: Cache<u32, u32> = Cache::builder()
+    ///     .max_capacity(100)
+    ///     .admission(Admission::TinyLfu)
+    ///     .build()?;
+    /// for round in 0..3 {
+    ///     for k in 0..50 {
+    ///         cache.get_or_insert_with(k, || k); // a hot set, read again and again
+    ///     }
+    ///     for k in 1_000 * (round + 1)..1_000 * (round + 1) + 500 {
+    ///         cache.insert(k, k); // a scan of keys read once
+    ///     }
+    /// }
+    /// assert!((0..50).all(|k| cache.contains_key(&k)), "the scans did not flush the hot set");
+    /// # Ok::<(), stratacache::BuildError>(())
+    /// ```
+    pub fn admission(mut self, admission: Admission) -> Self {
+        self.admission = admission;
+        self
+    }
+
+    /// How hits reach the LRU order (default [`Promotion::Exact`]). [`Promotion::Lossy`] drops
+    /// hits that find their shard's promotion buffer full, for read throughput.
+    pub fn promotion(mut self, promotion: Promotion) -> Self {
+        self.promotion = promotion;
+        self
+    }
+
     /// The weight of an entry, counted against `max_capacity`; 0 counts as 1. Called outside
     /// every lock, once per insert.
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
@@ -167,6 +207,8 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             shards: self.shards,
             ttl: self.ttl,
             tti: self.tti,
+            admission: self.admission,
+            promotion: self.promotion,
             weigher: self.weigher,
             listener: self.listener,
             clock: self.clock,
@@ -261,6 +303,8 @@ impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
             .field("shards", &self.shards)
             .field("time_to_live", &self.ttl)
             .field("time_to_idle", &self.tti)
+            .field("admission", &self.admission)
+            .field("promotion", &self.promotion)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
             .finish_non_exhaustive()

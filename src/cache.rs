@@ -4,7 +4,7 @@ use crate::builder::{CacheBuilder, Weigher};
 use crate::clock::{Clock, Now};
 use crate::flight::{Found, Outcome, Signal};
 use crate::listener::{Listener, RemovalCause, Removals};
-use crate::shard::{Core, Freshness, Lookup, NewEntry, Shard};
+use crate::shard::{Core, Freshness, Lookup, NewEntry, Shard, ShardConfig};
 use crate::stats::CacheStats;
 use hashbrown::DefaultHashBuilder;
 use std::borrow::Borrow;
@@ -105,11 +105,13 @@ impl<K, V, S> Cache<K, V, S> {
         });
         let shard_vec: Vec<Shard<K, V>> = (0..n)
             .map(|i| {
-                Shard::new(
-                    capacity / n + u64::from(i < capacity % n),
-                    b.weigher.is_some(),
+                Shard::new(ShardConfig {
+                    capacity: capacity / n + u64::from(i < capacity % n),
+                    weighted: b.weigher.is_some(),
                     idle,
-                )
+                    lossy: b.promotion == crate::Promotion::Lossy,
+                    tiny_lfu: b.admission == crate::Admission::TinyLfu,
+                })
             })
             .collect();
         let bits = shards.trailing_zeros();

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admission;
 mod builder;
 mod cache;
 mod clock;
@@ -20,6 +21,7 @@ mod stats;
 mod store;
 mod sync;
 
+pub use admission::{Admission, Promotion};
 pub use builder::{BuildError, CacheBuilder, MAX_SHARDS, MIN_SHARD_CAPACITY, SHARDS_PER_CORE};
 pub use cache::Cache;
 pub use clock::{Clock, ManualClock, RealClock};

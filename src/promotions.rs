@@ -48,8 +48,9 @@ impl Promotions {
     /// Records a hit on slab index `i`; `false` when the buffer is full. Call with the shard's
     /// shared lock held.
     ///
-    /// `claimed` cannot wrap: a reader that finds the buffer full takes the exclusive lock, which
-    /// empties it, so between two replays it grows by at most [`SLOTS`] plus one per thread.
+    /// `claimed` cannot wrap: in exact mode a reader that finds the buffer full takes the
+    /// exclusive lock, which empties it, so between two replays it grows by at most [`SLOTS`]
+    /// plus one per thread; in lossy mode the reader that sees it reach [`MISSES_FOLD`] does.
     #[inline]
     pub(crate) fn record(&self, i: u32) -> bool {
         let n = self.claimed.fetch_add(1, Relaxed) as usize;
@@ -75,10 +76,10 @@ impl Promotions {
     }
 
     /// Hands every recorded hit to `apply`, oldest first, and empties the buffer; returns the
-    /// misses counted since the last call and zeroes them. Call with the shard's exclusive lock
-    /// held.
+    /// misses counted since the last call and the slots claimed (recorded or not), and zeroes
+    /// them. Call with the shard's exclusive lock held.
     #[inline]
-    pub(crate) fn replay(&mut self, mut apply: impl FnMut(u32)) -> u64 {
+    pub(crate) fn replay(&mut self, mut apply: impl FnMut(u32)) -> (u64, u64) {
         let n = self.claimed.load(Relaxed) as usize;
         if n != 0 {
             for slot in &self.slots[..n.min(SLOTS)] {
@@ -90,6 +91,13 @@ impl Promotions {
         if misses != 0 {
             self.misses.store(0, Relaxed);
         }
-        u64::from(misses)
+        (u64::from(misses), n as u64)
+    }
+
+    /// With lossy promotion, claims go on past the buffer (each one a hit to count) until a
+    /// replay: whether they are near the counter's limit and must be folded in now.
+    #[inline]
+    pub(crate) fn over_claimed(&self) -> bool {
+        self.claimed.load(Relaxed) >= MISSES_FOLD
     }
 }

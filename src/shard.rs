@@ -5,6 +5,7 @@
 //! key's `Eq` (to probe) and the clock (to check a deadline). Removed keys and values are handed
 //! out in a [`Removals`], to be reported and dropped after the lock is released.
 
+use crate::admission::{Climber, FrequencySketch};
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
 use crate::list::{Linked, Links, List, NIL};
@@ -60,10 +61,37 @@ pub(crate) enum Lookup<R> {
     Retry,
 }
 
+/// A shard's settings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShardConfig {
+    pub(crate) capacity: u64,
+    pub(crate) weighted: bool,
+    /// The time-to-idle in nanoseconds, 0 for none.
+    pub(crate) idle: u64,
+    /// `Promotion::Lossy`.
+    pub(crate) lossy: bool,
+    /// `Admission::TinyLfu`.
+    pub(crate) tiny_lfu: bool,
+}
+
+impl ShardConfig {
+    /// An exact LRU of `capacity`, unweighted, without time-to-idle.
+    #[cfg(test)]
+    pub(crate) fn lru(capacity: u64) -> Self {
+        ShardConfig {
+            capacity,
+            weighted: false,
+            idle: 0,
+            lossy: false,
+            tiny_lfu: false,
+        }
+    }
+}
+
 impl<K, V> Shard<K, V> {
-    pub(crate) fn new(capacity: u64, weighted: bool, idle: u64) -> Self {
+    pub(crate) fn new(config: ShardConfig) -> Self {
         Shard {
-            core: RwLock::new(Core::new(capacity, weighted, idle)),
+            core: RwLock::new(Core::new(config)),
             peek_hits: AtomicU64::new(0),
         }
     }
@@ -72,20 +100,17 @@ impl<K, V> Shard<K, V> {
     #[inline]
     pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Core<K, V>> {
         let mut core = self.core.write();
-        let Core {
-            promotions,
-            list,
-            nodes,
-            stats,
-            ..
-        } = &mut *core;
-        let mut hits = 0;
-        stats.misses += promotions.replay(|i| {
-            list.move_to_front(nodes, i);
-            hits += 1;
-        });
-        stats.hits += hits;
+        core.replay();
         core
+    }
+
+    /// With `Promotion::Lossy`, after a hit found the buffer full: replays it if the exclusive
+    /// lock is free now, else leaves it (the hits past the buffer are dropped).
+    #[cold]
+    fn try_drain(&self) {
+        if let Some(mut core) = self.core.try_write() {
+            core.replay();
+        }
     }
 
     /// Takes the exclusive lock only to move the misses counted under the shared lock into the
@@ -129,7 +154,21 @@ impl<K, V> Shard<K, V> {
         }
         if promote {
             if !core.promotions.record(i) {
-                return Lookup::Retry;
+                if !core.lossy {
+                    return Lookup::Retry;
+                }
+                // Lossy: the hit is counted (the buffer's claims are), not replayed.
+                core.touch(i, now);
+                let r = read(&core, i);
+                let due = core.promotions.over_claimed();
+                drop(core);
+                if due {
+                    // Claims near the counter's limit: they must be folded in.
+                    drop(self.write());
+                } else {
+                    self.try_drain();
+                }
+                return Lookup::Hit(r);
             }
             core.touch(i, now);
         } else {
@@ -257,6 +296,10 @@ pub(crate) struct Core<K, V> {
     /// Whether `stamps` is kept: one per node once a policy that refreshes ahead asked for them.
     stamped: bool,
     stamps: Vec<Stamp>,
+    /// `Promotion::Lossy`: a hit that finds the promotion buffer full is dropped.
+    pub(crate) lossy: bool,
+    /// `Admission::TinyLfu`: the window, the sketch, the climber; `list` is then the main LRU.
+    tiny: Option<Box<Tiny>>,
     weighted: bool,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
     weights: Vec<u32>,
@@ -269,14 +312,71 @@ pub(crate) struct Core<K, V> {
     pub(crate) flights: Flights<K, V>,
 }
 
+/// The segments of a W-TinyLFU shard: new entries enter the window; the main space is a
+/// segmented LRU, entries admitted from the window on probation, and moved to the protected
+/// segment when read again (Caffeine's layout).
+const WINDOW: u8 = 0;
+const PROBATION: u8 = 1;
+const PROTECTED: u8 = 2;
+
+/// W-TinyLFU's state in a shard: the window and protected LRUs (over the same slab as the
+/// probation LRU, which is the shard's `list`), each node's segment, the frequency sketch and
+/// the window's sizer.
+struct Tiny {
+    window: List,
+    protected: List,
+    /// The total weight in each segment.
+    weight: [u64; 3],
+    /// Per node: its segment.
+    seg: Vec<u8>,
+    sketch: FrequencySketch,
+    climber: Climber,
+}
+
+impl Tiny {
+    /// The list of segment `seg` (the probation list is the shard's own).
+    #[inline]
+    fn list<'a>(&'a mut self, probation: &'a mut List, seg: u8) -> &'a mut List {
+        match seg {
+            WINDOW => &mut self.window,
+            PROTECTED => &mut self.protected,
+            _ => probation,
+        }
+    }
+
+    /// The protected segment's share: 80 % of the main space.
+    #[inline]
+    fn protected_max(&self, capacity: u64) -> u64 {
+        capacity.saturating_sub(self.climber.window) * 4 / 5
+    }
+}
+
 impl<K, V> Core<K, V> {
-    fn new(capacity: u64, weighted: bool, idle: u64) -> Self {
+    fn new(config: ShardConfig) -> Self {
+        let ShardConfig {
+            capacity,
+            weighted,
+            idle,
+            lossy,
+            tiny_lfu,
+        } = config;
         Core {
             idle,
             expiring: idle != 0,
             accessed: Vec::new(),
             stamped: false,
             stamps: Vec::new(),
+            lossy,
+            tiny: tiny_lfu.then(|| {
+                Box::new(Tiny {
+                    window: List::new(),
+                    protected: List::new(),
+                    weight: [0; 3],
+                    seg: Vec::new(),
+                    sketch: FrequencySketch::new(capacity),
+                    climber: Climber::new(capacity),
+                })
+            }),
             promotions: Promotions::new(),
             table: HashTable::new(),
             nodes: Vec::new(),
@@ -326,6 +426,118 @@ impl<K, V> Core<K, V> {
                 .get()
                 .saturating_sub(self.accessed[i as usize].load(Relaxed))
                 >= self.idle)
+    }
+
+    /// Replays the hits recorded under the shared lock, and counts them and the misses.
+    #[inline]
+    fn replay(&mut self) {
+        let Core {
+            promotions,
+            list,
+            nodes,
+            stats,
+            tiny,
+            lossy,
+            weights,
+            weighted,
+            capacity,
+            ..
+        } = self;
+        let mut applied = 0;
+        let (misses, claimed) = promotions.replay(|i| {
+            applied += 1;
+            match tiny {
+                None => list.move_to_front(nodes, i),
+                Some(t) => Self::promote_tiny(t, list, nodes, weights, *weighted, *capacity, i),
+            }
+        });
+        // Exact: a hit past the buffer is counted by the exclusive lookup its reader makes.
+        // Lossy: every claim is a hit, replayed or dropped.
+        let hits = if *lossy { claimed } else { applied };
+        stats.hits += hits;
+        stats.misses += misses;
+        if let Some(t) = tiny {
+            t.climber.record_many(hits, misses);
+        }
+    }
+
+    /// Entry `i` was used: it becomes the most recently used of its segment (and, with
+    /// TinyLFU, its frequency is counted).
+    #[inline]
+    fn promote(&mut self, i: u32) {
+        match &mut self.tiny {
+            None => self.list.move_to_front(&mut self.nodes, i),
+            Some(t) => Self::promote_tiny(
+                t,
+                &mut self.list,
+                &mut self.nodes,
+                &self.weights,
+                self.weighted,
+                self.capacity,
+                i,
+            ),
+        }
+    }
+
+    /// A W-TinyLFU hit: counted in the sketch; in the window or the protected segment the
+    /// entry moves to its front; on probation it moves to the protected segment, whose LRU end
+    /// goes back on probation while the segment is over its share.
+    #[inline]
+    fn promote_tiny(
+        t: &mut Tiny,
+        probation: &mut List,
+        nodes: &mut [Node<K, V>],
+        weights: &[u32],
+        weighted: bool,
+        capacity: u64,
+        i: u32,
+    ) {
+        let weight_of = |j: u32| {
+            if weighted {
+                u64::from(weights[j as usize])
+            } else {
+                1
+            }
+        };
+        t.sketch.increment(nodes[i as usize].links.tag);
+        match t.seg[i as usize] {
+            WINDOW => t.window.move_to_front(nodes, i),
+            PROTECTED => t.protected.move_to_front(nodes, i),
+            _ => {
+                let w = weight_of(i);
+                probation.unlink(nodes, i);
+                t.protected.push_front(nodes, i);
+                t.seg[i as usize] = PROTECTED;
+                t.weight[PROBATION as usize] -= w;
+                t.weight[PROTECTED as usize] += w;
+                let max = t.protected_max(capacity);
+                while t.weight[PROTECTED as usize] > max {
+                    let d = t.protected.tail();
+                    if d == NIL || d == i {
+                        break;
+                    }
+                    let dw = weight_of(d);
+                    t.protected.unlink(nodes, d);
+                    probation.push_front(nodes, d);
+                    t.seg[d as usize] = PROBATION;
+                    t.weight[PROTECTED as usize] -= dw;
+                    t.weight[PROBATION as usize] += dw;
+                }
+            }
+        }
+    }
+
+    /// The entry eviction takes next: the LRU end (with TinyLFU, probation's, else the
+    /// protected segment's, else the window's).
+    #[inline]
+    fn victim(&self) -> u32 {
+        match &self.tiny {
+            None => self.list.tail(),
+            Some(t) => [self.list.tail(), t.protected.tail(), t.window.tail()]
+                .into_iter()
+                .find(|&v| v != NIL)
+                .unwrap_or(NIL),
+        }
     }
 
     /// The value of entry `i`.
@@ -436,10 +648,15 @@ impl<K, V> Core<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        match self.find_live(hash, key, now, out) {
+        let found = self.find_live(hash, key, now, out);
+        if record && let Some(t) = &mut self.tiny {
+            t.climber
+                .record_many(u64::from(found.is_some()), u64::from(found.is_none()));
+        }
+        match found {
             Some(i) => {
                 if promote {
-                    self.list.move_to_front(&mut self.nodes, i);
+                    self.promote(i);
                     self.touch(i, now);
                 }
                 self.stats.hits += u64::from(record);
@@ -523,10 +740,14 @@ impl<K, V> Core<K, V> {
                 self.weights[i as usize] = weight;
             }
             self.weight = self.weight - old_weight + u64::from(weight);
+            if let Some(t) = &mut self.tiny {
+                let seg = &mut t.weight[t.seg[i as usize] as usize];
+                *seg = *seg - old_weight + u64::from(weight);
+            }
             self.set_deadline(i, deadline);
             self.touch(i, now);
             self.stamp(i, delta, now);
-            self.list.move_to_front(&mut self.nodes, i);
+            self.promote(i);
             self.stats.inserts += 1;
             self.evict_while(|c| c.weight > c.capacity, now, out);
         } else {
@@ -535,6 +756,11 @@ impl<K, V> Core<K, V> {
                 return;
             }
             let w = u64::from(weight);
+            if self.tiny.is_some() {
+                self.insert_tiny(hash, key, value, weight, deadline, delta, now, out);
+                self.stats.inserts += 1;
+                return;
+            }
             if self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
                 // Evict from the LRU end until the new entry fits, and give the last slot freed
                 // to the new entry. Evicting first gives the same result as inserting first (the
@@ -567,6 +793,72 @@ impl<K, V> Core<K, V> {
             }
             self.stats.inserts += 1;
         }
+    }
+
+    /// W-TinyLFU's insert of a new key: room is made first, then the entry enters the window,
+    /// and the window's overflow moves to the main LRU.
+    ///
+    /// Room: while the new entry does not fit, the entry the window will push out (its LRU
+    /// end, if the window overflows) duels with the main LRU's victim: the one the sketch
+    /// estimates less frequent is evicted, and a winning candidate moves to the main LRU. Ties
+    /// go to the victim (the incumbent), as in TinyLFU. Without a candidate, the victim goes.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_tiny(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        deadline: u64,
+        delta: Option<u64>,
+        now: &Now<'_>,
+        out: &mut Removals<K, V>,
+    ) where
+        K: Eq,
+    {
+        let w = u64::from(weight);
+        let tag = tag_of(hash);
+        let t = self.tiny.as_mut().expect("TinyLFU is on");
+        t.sketch.increment(tag);
+        while self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
+            let t = self.tiny.as_ref().expect("TinyLFU is on");
+            let overflow = t.weight[WINDOW as usize] + w > t.climber.window;
+            let candidate = if overflow { t.window.tail() } else { NIL };
+            let victim = self.victim();
+            if candidate != NIL && victim != NIL && victim != candidate {
+                let freq = |i: u32| t.sketch.frequency(self.nodes[i as usize].links.tag);
+                if freq(candidate) > freq(victim) {
+                    self.admit_to_main(candidate);
+                    self.evict(victim, now, out);
+                } else {
+                    self.evict(candidate, now, out);
+                }
+            } else {
+                let v = self.victim();
+                debug_assert_ne!(v, NIL, "an empty shard always fits");
+                self.evict(v, now, out);
+            }
+        }
+        self.push(hash, key, value, weight, deadline, delta, now);
+        loop {
+            let t = self.tiny.as_ref().expect("TinyLFU is on");
+            let c = t.window.tail();
+            if t.weight[WINDOW as usize] <= t.climber.window || c == NIL {
+                break;
+            }
+            self.admit_to_main(c);
+        }
+    }
+
+    /// Moves window entry `i` to the head of probation (admitted to the main space).
+    fn admit_to_main(&mut self, i: u32) {
+        let w = self.weight_of(i);
+        let t = self.tiny.as_mut().expect("TinyLFU is on");
+        t.window.unlink(&mut self.nodes, i);
+        t.weight[WINDOW as usize] -= w;
+        t.weight[PROBATION as usize] += w;
+        t.seg[i as usize] = PROBATION;
+        self.list.push_front(&mut self.nodes, i);
     }
 
     /// A value too heavy for this shard: not stored, reported as evicted.
@@ -617,6 +909,9 @@ impl<K, V> Core<K, V> {
             if self.stamped {
                 self.stamps.reserve_exact(target - len);
             }
+            if let Some(t) = &mut self.tiny {
+                t.seg.reserve_exact(target - len);
+            }
         }
         let i = len as u32;
         self.nodes.push(Node {
@@ -642,7 +937,15 @@ impl<K, V> Core<K, V> {
         }
         self.set_deadline(i, deadline);
         self.table_insert(i);
-        self.list.push_front(&mut self.nodes, i);
+        match &mut self.tiny {
+            None => self.list.push_front(&mut self.nodes, i),
+            Some(t) => {
+                // A new entry enters the window.
+                t.seg.push(WINDOW);
+                t.window.push_front(&mut self.nodes, i);
+                t.weight[WINDOW as usize] += u64::from(weight);
+            }
+        }
         self.weight += u64::from(weight);
     }
 
@@ -781,7 +1084,7 @@ impl<K, V> Core<K, V> {
         out: &mut Removals<K, V>,
     ) {
         while over(self) {
-            let t = self.list.tail();
+            let t = self.victim();
             debug_assert_ne!(t, NIL, "an empty shard always fits");
             self.evict(t, now, out);
         }
@@ -789,9 +1092,17 @@ impl<K, V> Core<K, V> {
 
     /// Removes node `i` from the list, the table and the slab; the last node moves into its slot.
     fn remove_at(&mut self, i: u32) -> (K, V) {
-        self.list.unlink(&mut self.nodes, i);
+        let w = self.weight_of(i);
+        match &mut self.tiny {
+            Some(t) => {
+                let seg = t.seg[i as usize];
+                t.weight[seg as usize] -= w;
+                t.list(&mut self.list, seg).unlink(&mut self.nodes, i);
+            }
+            None => self.list.unlink(&mut self.nodes, i),
+        }
         self.table_remove(i);
-        self.weight -= self.weight_of(i);
+        self.weight -= w;
         let last = (self.nodes.len() - 1) as u32;
         let node = self.nodes.swap_remove(i as usize);
         if self.weighted {
@@ -806,8 +1117,17 @@ impl<K, V> Core<K, V> {
         if self.stamped {
             self.stamps.swap_remove(i as usize);
         }
+        if let Some(t) = &mut self.tiny {
+            t.seg.swap_remove(i as usize);
+        }
         if i != last {
-            self.list.relocated(&mut self.nodes, i);
+            match &mut self.tiny {
+                Some(t) => {
+                    let seg = t.seg[i as usize];
+                    t.list(&mut self.list, seg).relocated(&mut self.nodes, i);
+                }
+                None => self.list.relocated(&mut self.nodes, i),
+            }
             let bucket = self.bucket_of(i, last);
             match self.table.get_bucket_mut(bucket) {
                 Some(slot) => *slot = i,
@@ -823,8 +1143,25 @@ impl<K, V> Core<K, V> {
             return 0;
         }
         let mut purged = 0;
-        let mut cur = self.list.tail();
+        // The LRU list, then (with TinyLFU) the protected segment and the window, each from its
+        // LRU end.
+        for seg in [PROBATION, PROTECTED, WINDOW] {
+            let mut cur = match (&self.tiny, seg) {
+                (_, PROBATION) => self.list.tail(),
+                (Some(t), PROTECTED) => t.protected.tail(),
+                (Some(t), _) => t.window.tail(),
+                (None, _) => NIL,
+            };
+            purged += self.purge_from(&mut cur, now, out);
+        }
+        purged
+    }
+
+    /// Walks one list from `cur` towards its head, removing what has expired.
+    fn purge_from(&mut self, cur: &mut u32, now: &Now<'_>, out: &mut Removals<K, V>) -> usize {
+        let mut purged = 0;
         let mut last = self.nodes.len() as u32;
+        let mut cur = *cur;
         while cur != NIL {
             let mut prev = self.nodes[cur as usize].links.prev;
             if self.is_expired(cur, now) {
@@ -846,7 +1183,7 @@ impl<K, V> Core<K, V> {
     /// Removes everything in LRU order: `Explicit`, or `Expired` for what had expired.
     pub(crate) fn clear(&mut self, now: &Now<'_>, out: &mut Removals<K, V>) {
         loop {
-            let t = self.list.tail();
+            let t = self.victim();
             if t == NIL {
                 break;
             }
@@ -916,30 +1253,59 @@ impl<K, V> Core<K, V> {
             total += w;
         }
         check(total == self.weight, "weights do not add up")?;
-        // Walk the list both ways.
+        // Walk the list (with TinyLFU: the main LRU and the window) both ways.
         let mut seen = vec![false; n];
         let mut count = 0;
-        let mut prev = NIL;
-        let mut cur = self.list.head();
-        while cur != NIL {
-            check((cur as usize) < n, "list index out of bounds")?;
-            check(!seen[cur as usize], "list has a cycle")?;
-            seen[cur as usize] = true;
-            let links = &self.nodes[cur as usize].links;
-            check(links.prev == prev, "prev link broken")?;
-            count += 1;
-            prev = cur;
-            cur = links.next;
+        let lists: Vec<(&List, u8)> = match &self.tiny {
+            None => vec![(&self.list, PROBATION)],
+            Some(t) => vec![
+                (&self.list, PROBATION),
+                (&t.protected, PROTECTED),
+                (&t.window, WINDOW),
+            ],
+        };
+        for (list, seg) in lists {
+            let mut prev = NIL;
+            let mut cur = list.head();
+            let mut weight = 0;
+            while cur != NIL {
+                check((cur as usize) < n, "list index out of bounds")?;
+                check(!seen[cur as usize], "list has a cycle")?;
+                seen[cur as usize] = true;
+                if let Some(t) = &self.tiny {
+                    check(t.seg[cur as usize] == seg, "node in the wrong segment")?;
+                }
+                let links = &self.nodes[cur as usize].links;
+                check(links.prev == prev, "prev link broken")?;
+                count += 1;
+                weight += self.weight_of(cur);
+                prev = cur;
+                cur = links.next;
+            }
+            check(list.tail() == prev, "tail is not the last node")?;
+            if let Some(t) = &self.tiny {
+                check(
+                    t.weight[seg as usize] == weight,
+                    "segment weight does not add up",
+                )?;
+                check(t.seg.len() == n, "segments not parallel to the slab")?;
+            }
         }
-        check(self.list.tail() == prev, "tail is not the last node")?;
         check(count == n, "list does not hold every node")?;
         Ok(())
     }
 
-    /// Keys from least to most recently used (tests and debugging).
+    /// Keys from least to most recently used (tests and debugging); with TinyLFU, the main
+    /// LRU's, then the window's.
     pub(crate) fn keys_lru(&self) -> impl Iterator<Item = &K> + '_ {
+        let others = self.tiny.as_ref().map(|t| {
+            t.protected
+                .iter_lru(&self.nodes)
+                .chain(t.window.iter_lru(&self.nodes))
+        });
         self.list
             .iter_lru(&self.nodes)
+            .chain(others.into_iter().flatten())
             .map(|i| &self.nodes[i as usize].key)
     }
 }
@@ -968,7 +1334,7 @@ mod tests {
     #[cfg(not(feature = "shuttle"))]
     fn promotion_buffer_shares_the_lock_line() {
         fn check<K, V>() {
-            let shard: Shard<K, V> = Shard::new(8, false, 0);
+            let shard: Shard<K, V> = Shard::new(ShardConfig::lru(8));
             let start = std::ptr::from_ref(&shard).addr();
             let core = shard.read();
             let buffer = std::ptr::from_ref(&core.promotions).addr();
@@ -988,7 +1354,7 @@ mod tests {
     fn misses_and_hits_under_the_shared_lock_are_all_counted() {
         let clock = RealClock;
         let now = Now::new(&clock, Instant::now());
-        let shard: Shard<u64, u64> = Shard::new(100, false, 0);
+        let shard: Shard<u64, u64> = Shard::new(ShardConfig::lru(100));
         for k in 0..10 {
             shard
                 .write()
@@ -1036,7 +1402,7 @@ mod tests {
     fn churn(hash: fn(u64) -> u64, remove: fn(u64) -> bool, refill: usize) -> (usize, usize) {
         let clock = RealClock;
         let now = Now::new(&clock, Instant::now());
-        let mut core: Core<u64, u64> = Core::new(1792, false, 0);
+        let mut core: Core<u64, u64> = Core::new(ShardConfig::lru(1792));
         let (mut grown, mut in_place) = (0, 0);
         let mut insert = |core: &mut Core<u64, u64>, k: u64| {
             let buckets = core.table.num_buckets();

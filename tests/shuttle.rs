@@ -134,6 +134,62 @@ fn eviction_with_concurrent_gets_and_inserts_conserves_values() {
     );
 }
 
+/// Lossy promotion with TinyLFU: one thread reads one key past the promotion buffer (its hits
+/// past it are dropped, or drained when the lock is free) while another inserts; the shard
+/// stays valid, every value is cached or reported exactly once, and every hit is counted.
+#[test]
+fn lossy_promotion_keeps_the_shard_valid_and_the_counts_exact() {
+    shuttle::check_random(
+        || {
+            let reported: Arc<Mutex<Vec<u32>>> = Arc::default();
+            let sink = reported.clone();
+            let cache: Arc<Cache<u32, u32>> = Arc::new(
+                Cache::builder()
+                    .max_capacity(3)
+                    .shards(1)
+                    .admission(stratacache::Admission::TinyLfu)
+                    .promotion(stratacache::Promotion::Lossy)
+                    .eviction_listener(move |_k, v, _c| sink.lock().push(v))
+                    .build()
+                    .unwrap(),
+            );
+            cache.insert(0, 0);
+            let reader = {
+                let cache = cache.clone();
+                thread::spawn(move || (0..16).filter(|_| cache.get(&0).is_some()).count())
+            };
+            let writer = {
+                let cache = cache.clone();
+                thread::spawn(move || {
+                    for v in 1..5u32 {
+                        cache.insert(v, v);
+                    }
+                })
+            };
+            let hits = reader.join().unwrap() as u64;
+            writer.join().unwrap();
+            cache.validate();
+            assert!(cache.len() <= 3);
+            let stats = cache.stats();
+            assert_eq!(stats.hits + stats.misses, 16, "every lookup counted once");
+            assert_eq!(stats.hits, hits);
+            let mut seen: HashMap<u32, usize> = HashMap::new();
+            for v in reported.lock().iter() {
+                *seen.entry(*v).or_default() += 1;
+            }
+            for k in 0..5 {
+                if let Some(v) = cache.peek(&k) {
+                    *seen.entry(v).or_default() += 1;
+                }
+            }
+            for v in 0..5 {
+                assert_eq!(seen.get(&v), Some(&1), "value {v} of {seen:?}");
+            }
+        },
+        ITERATIONS,
+    );
+}
+
 #[test]
 fn write_behind_queue_handoff_loses_nothing() {
     shuttle::check_random(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
-use stratacache::{Cache, ManualClock, MemoryStore, WriteBehind};
+use stratacache::{Admission, Cache, ManualClock, MemoryStore, Promotion, WriteBehind};
 
 const THREADS: u32 = 4;
 const KEYS: u32 = 64;
@@ -26,6 +26,17 @@ fn xorshift(x: &mut u32) -> u32 {
 
 #[test]
 fn soak_cache_and_write_behind() {
+    soak(Admission::All, Promotion::Exact);
+}
+
+/// The same with TinyLFU admission and lossy promotion: hits dropped under contention, entries
+/// rejected at admission, and still every value cached or reported exactly once.
+#[test]
+fn soak_tiny_lfu_with_lossy_promotion() {
+    soak(Admission::TinyLfu, Promotion::Lossy);
+}
+
+fn soak(admission: Admission, promotion: Promotion) {
     let clock = ManualClock::new();
     let reported: Arc<Mutex<HashMap<u32, usize>>> = Arc::default();
     let sink = reported.clone();
@@ -33,6 +44,8 @@ fn soak_cache_and_write_behind() {
         Cache::builder()
             .max_capacity(48)
             .shards(4)
+            .admission(admission)
+            .promotion(promotion)
             .clock(clock.clone())
             .eviction_listener(move |_k, v, _c| *sink.lock().entry(v).or_default() += 1)
             .build()
