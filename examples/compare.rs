@@ -1,6 +1,6 @@
 //! Side-by-side throughput of stratacache and its peers, as a table of medians and ratios.
 //!
-//! Run: `cargo run --release --example compare -- [--rounds N] [--only NAME] [--workload NAME]`
+//! Run: `cargo run --release --example compare -- [--rounds N] [--only NAME,NAME] [--workload NAME]`
 //!
 //! Every round runs every workload on every cache, interleaved, so that the machine's noise falls
 //! on all of them alike; the table shows the median over the rounds, in millions of operations
@@ -15,7 +15,7 @@
 #[path = "../benches/support/peers.rs"]
 mod peers;
 
-use peers::{Bench, Lru, Moka, Plain, Quick, Strata};
+use peers::{Bench, Lru, Moka, Plain, Quick, Strata, StrataLossy};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -125,8 +125,9 @@ fn main() {
         fresh: vec![(0..OPS as u64).collect()],
     };
     type Measure = fn(&str, &Streams) -> f64;
-    let caches: [(&str, Measure); 5] = [
+    let caches: [(&str, Measure); 6] = [
         (Strata::NAME, measure::<Strata>),
+        (StrataLossy::NAME, measure::<StrataLossy>),
         (Quick::NAME, measure::<Quick>),
         (Lru::NAME, measure::<Lru>),
         (Moka::NAME, measure::<Moka>),
@@ -137,7 +138,12 @@ fn main() {
         .filter(|w| a.workload.as_deref().is_none_or(|x| x == *w))
         .collect();
     let chosen: Vec<usize> = (0..caches.len())
-        .filter(|&i| i == 0 || a.only.as_deref().is_none_or(|o| caches[i].0.contains(o)))
+        .filter(|&i| {
+            i == 0
+                || a.only
+                    .as_deref()
+                    .is_none_or(|o| o.split(',').any(|x| caches[i].0.contains(x)))
+        })
         .collect();
     // results[workload][cache] = one figure per round
     let mut results = vec![vec![Vec::new(); caches.len()]; workloads.len()];

@@ -95,6 +95,18 @@ fn main() {
         |c, k| c.insert(k, k),
         |c| c.len(),
     );
+    measure(
+        "stratacache Admission::TinyLfu",
+        || {
+            stratacache::Cache::<u64, u64>::builder()
+                .max_capacity(N)
+                .admission(stratacache::Admission::TinyLfu)
+                .build()
+                .unwrap()
+        },
+        |c, k| c.insert(k, k),
+        |c| c.len(),
+    );
     let qc = measure(
         "quick_cache::sync::Cache",
         || quick_cache::sync::Cache::<u64, u64>::new(N as usize),

@@ -6,6 +6,11 @@
 //! `--admission` picks stratacache's admission policies to replay (default both:
 //! `Admission::All`, the exact LRU, and `Admission::TinyLfu`).
 //!
+//! `--svg DIR` draws, instead of the table, one chart per trace, `DIR/<trace>.svg`: hit ratio
+//! against capacity (the `--capacity` list, default 250 to 3,000) for stratacache (exact LRU
+//! and TinyLfu, one shard) and the peers. The SVG is written by hand (a few lines of markup; a
+//! plotting crate would need a font backend on the machine to lay out its labels).
+//!
 //! Traces are read from `tests/data` (or `$STRATACACHE_TRACES`) in the formats of its
 //! README: ARC (`*.lis*`) or LIRS (one key a line), gzipped when named `*.gz`. The replay rule is
 //! the one the published figures use: `get`, and `insert` on a miss. With several threads,
@@ -80,6 +85,7 @@ fn main() {
     let mut traces = Vec::new();
     let (mut capacities, mut shards, mut threads) = (Vec::new(), vec![1, 0], vec![1]);
     let mut admissions = vec![Admission::All, Admission::TinyLfu];
+    let mut svg: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args
@@ -100,11 +106,68 @@ fn main() {
                     })
                     .collect();
             }
+            "--svg" => svg = Some(value.into()),
             other => panic!("unknown flag {other}; see the doc comment of examples/replay.rs"),
         }
     }
     if traces.is_empty() {
         traces = vec!["OLTP.lis.gz".into(), "gli.trace".into()];
+    }
+    if let Some(dir) = svg {
+        if capacities.is_empty() {
+            capacities = (1..=12).map(|i| i * 250).collect();
+        }
+        for name in &traces {
+            let keys = trace::load(name)
+                .unwrap_or_else(|| panic!("trace {name} not found in {}", trace::dir().display()));
+            let ratio = |hits: u64| 100.0 * hits as f64 / keys.len() as f64;
+            let one = |cap: u64, admission| {
+                let c = stratacache::Cache::builder()
+                    .max_capacity(cap)
+                    .shards(1)
+                    .admission(admission)
+                    .build()
+                    .expect("a valid capacity");
+                ratio(replay(&Sharded(c), &keys, 1).0)
+            };
+            let series: Vec<(&str, &str, Vec<f64>)> = vec![
+                (
+                    "stratacache TinyLfu",
+                    "#d62728",
+                    capacities
+                        .iter()
+                        .map(|&c| one(c, Admission::TinyLfu))
+                        .collect(),
+                ),
+                (
+                    "stratacache exact LRU",
+                    "#1f77b4",
+                    capacities.iter().map(|&c| one(c, Admission::All)).collect(),
+                ),
+                (
+                    Moka::NAME,
+                    "#2ca02c",
+                    capacities
+                        .iter()
+                        .map(|&c| ratio(replay(&Moka::with_capacity(c as usize), &keys, 1).0))
+                        .collect(),
+                ),
+                (
+                    Quick::NAME,
+                    "#9467bd",
+                    capacities
+                        .iter()
+                        .map(|&c| ratio(replay(&Quick::with_capacity(c as usize), &keys, 1).0))
+                        .collect(),
+                ),
+            ];
+            std::fs::create_dir_all(&dir).expect("the --svg directory can be made");
+            let stem = name.trim_end_matches(".gz");
+            let path = dir.join(format!("{stem}.svg"));
+            std::fs::write(&path, chart(stem, &capacities, &series)).expect("the chart is written");
+            println!("{}", path.display());
+        }
+        return;
     }
     println!(
         "| trace | capacity | cache | threads | hits | hit ratio | published exact LRU | M req/s |"
@@ -174,4 +237,63 @@ fn main() {
             }
         }
     }
+}
+
+/// A line chart of hit ratio (%) against capacity, as SVG markup.
+fn chart(title: &str, caps: &[u64], series: &[(&str, &str, Vec<f64>)]) -> String {
+    let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 190.0, 40.0, 50.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let max_cap = *caps.iter().max().unwrap_or(&1) as f64;
+    let x = |c: u64| left + pw * c as f64 / max_cap;
+    let y = |r: f64| top + ph * (1.0 - r / 100.0);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">{title}: hit ratio against capacity</text>\n",
+        left + pw / 2.0
+    );
+    for pct in (0..=100).step_by(20) {
+        let yy = y(f64::from(pct));
+        s += &format!(
+            "<line x1=\"{left}\" y1=\"{yy}\" x2=\"{}\" y2=\"{yy}\" stroke=\"#ddd\"/>\n\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{pct} %</text>\n",
+            left + pw,
+            left - 6.0,
+            yy + 4.0
+        );
+    }
+    for &c in caps.iter().step_by((caps.len() / 6).max(1)) {
+        s += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>\n",
+            x(c),
+            top + ph + 18.0
+        );
+    }
+    s += &format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">capacity (entries)</text>\n",
+        left + pw / 2.0,
+        h - 10.0
+    );
+    for (i, (name, color, ratios)) in series.iter().enumerate() {
+        let points: Vec<String> = caps
+            .iter()
+            .zip(ratios)
+            .map(|(&c, &r)| format!("{:.1},{:.1}", x(c), y(r)))
+            .collect();
+        s += &format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            points.join(" ")
+        );
+        let ly = top + 20.0 * i as f64 + 10.0;
+        s += &format!(
+            "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/>\n\
+             <text x=\"{}\" y=\"{}\">{name}</text>\n",
+            left + pw + 10.0,
+            left + pw + 30.0,
+            left + pw + 36.0,
+            ly + 4.0
+        );
+    }
+    s + "</svg>\n"
 }

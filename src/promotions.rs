@@ -28,6 +28,10 @@ pub(crate) const SLOTS: usize = 12;
 /// tests, so that they fold.)
 pub(crate) const MISSES_FOLD: u32 = if cfg!(test) { 4 } else { 1 << 31 };
 
+/// With lossy promotion, every this many claims past a full buffer, the reader replays it if the
+/// shard's lock is free (otherwise hits are dropped until the next exclusive operation).
+pub(crate) const LOSSY_DRAIN: u32 = 1024;
+
 /// 56 bytes: with the lock word, one cache line.
 #[repr(C)]
 pub(crate) struct Promotions {
@@ -94,10 +98,10 @@ impl Promotions {
         (u64::from(misses), n as u64)
     }
 
-    /// With lossy promotion, claims go on past the buffer (each one a hit to count) until a
-    /// replay: whether they are near the counter's limit and must be folded in now.
+    /// Slots claimed since the last replay. With lossy promotion, claims go on past the buffer
+    /// (each one a hit to count) until a replay, which is due before [`MISSES_FOLD`].
     #[inline]
-    pub(crate) fn over_claimed(&self) -> bool {
-        self.claimed.load(Relaxed) >= MISSES_FOLD
+    pub(crate) fn claims(&self) -> u32 {
+        self.claimed.load(Relaxed)
     }
 }

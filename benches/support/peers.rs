@@ -42,6 +42,29 @@ impl Bench for Strata {
     }
 }
 
+/// stratacache with `Promotion::Lossy`: hits past a full promotion buffer are dropped.
+pub struct StrataLossy(pub stratacache::Cache<u64, u64>);
+impl Bench for StrataLossy {
+    const NAME: &'static str = "stratacache Lossy";
+    fn with_capacity(capacity: usize) -> Self {
+        StrataLossy(
+            stratacache::Cache::builder()
+                .max_capacity(capacity as u64)
+                .promotion(stratacache::Promotion::Lossy)
+                .build()
+                .unwrap(),
+        )
+    }
+    #[inline]
+    fn get(&self, k: u64) -> Option<u64> {
+        self.0.get(&k)
+    }
+    #[inline]
+    fn insert(&self, k: u64, v: u64) {
+        self.0.insert(k, v)
+    }
+}
+
 /// stratacache with one shard: one exact global LRU.
 pub struct StrataOne(pub stratacache::Cache<u64, u64>);
 impl Bench for StrataOne {
