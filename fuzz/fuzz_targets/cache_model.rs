@@ -4,6 +4,8 @@
 
 #[path = "../../tests/common/model.rs"]
 mod model;
+#[path = "../../tests/common/properties.rs"]
+mod properties;
 #[path = "../../tests/common/fuzz.rs"]
 mod fuzz;
 

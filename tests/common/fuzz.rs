@@ -3,12 +3,15 @@
 //! `tests/fuzz_corpus.rs` runs them on stable over the checked-in seed corpus.
 
 use super::model::{Config, Op, build, compare_one_shard};
+use super::properties::check;
 use arbitrary::{Arbitrary, Unstructured};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use stratacache::{Cache, MemoryStore, MemoryStoreError, Store, WriteBehind, WriteOp};
+use stratacache::{
+    Admission, Cache, MemoryStore, MemoryStoreError, Promotion, Store, WriteBehind, WriteOp,
+};
 
 /// Operations per input, at most: longer inputs add little but time.
 const MAX_OPS: usize = 400;
@@ -51,6 +54,17 @@ pub fn cache_model(data: &[u8]) {
         real.apply(op);
         real.cache.validate();
         assert!(real.cache.weighted_size() <= real.cache.capacity());
+    }
+    // The same operations with TinyLFU admission and with lossy promotion: not the model's
+    // order, but every property (values, TTL, capacity, conservation) after every step.
+    for (admission, promotion) in [
+        (Admission::TinyLfu, Promotion::Exact),
+        (Admission::All, Promotion::Lossy),
+        (Admission::TinyLfu, Promotion::Lossy),
+    ] {
+        if let Err(e) = check(cfg, admission, promotion, &ops) {
+            panic!("{e}");
+        }
     }
 }
 

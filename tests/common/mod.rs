@@ -4,6 +4,7 @@ pub mod gate;
 pub mod leases;
 pub mod mixed;
 pub mod model;
+pub mod properties;
 pub mod runtime;
 pub mod scenarios;
 pub mod trace;
