@@ -9,6 +9,8 @@
 mod durability;
 #[path = "../benches/support/histogram.rs"]
 mod histogram;
+#[path = "../benches/support/machine.rs"]
+mod machine;
 
 use durability::Setup;
 use std::time::Duration;
@@ -25,18 +27,9 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-            })
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "Machine: {cpu}, {cores} cores; release build; SQLite on a file in {}; {puts} puts per writer\n",
+        "Machine: {}; SQLite on a file in {}; {puts} puts per writer\n",
+        machine::describe(),
         std::env::temp_dir().display()
     );
     println!(

@@ -17,6 +17,8 @@
 mod fleet;
 #[path = "../benches/support/histogram.rs"]
 mod histogram;
+#[path = "../benches/support/machine.rs"]
+mod machine;
 #[path = "../benches/support/redis_server.rs"]
 mod redis_server;
 
@@ -60,17 +62,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let run = Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id());
     let seconds = arg("--seconds").unwrap_or(10);
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
-            })
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
-    println!("Machine: {cpu}, {cores} cores; release build\n");
+    println!("Machine: {}\n", machine::describe());
     let hit = fleet::redis_hit_latency(&redis.url, &format!("fleet-hit-{run}"), 20_000);
     println!(
         "A read that Redis answers (GET on loopback, one at a time): p50 {}, p99 {}\n",

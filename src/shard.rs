@@ -758,7 +758,15 @@ impl<K, V> Core<K, V> {
             }
             let w = u64::from(weight);
             if self.tiny.is_some() {
-                self.insert_tiny(hash, key, value, weight, deadline, delta, now, out);
+                let new = NewEntry {
+                    hash,
+                    key,
+                    value,
+                    weight,
+                    ttl: None,
+                    delta,
+                };
+                self.insert_tiny(new, deadline, now, out);
                 self.stats.inserts += 1;
                 return;
             }
@@ -790,7 +798,15 @@ impl<K, V> Core<K, V> {
                     self.evict(t, now, out);
                 }
             } else {
-                self.push(hash, key, value, weight, deadline, delta, now);
+                let new = NewEntry {
+                    hash,
+                    key,
+                    value,
+                    weight,
+                    ttl: None,
+                    delta,
+                };
+                self.push(new, deadline, now);
             }
             self.stats.inserts += 1;
         }
@@ -803,22 +819,18 @@ impl<K, V> Core<K, V> {
     /// end, if the window overflows) duels with the main LRU's victim: the one the sketch
     /// estimates less frequent is evicted, and a winning candidate moves to the main LRU. Ties
     /// go to the victim (the incumbent), as in TinyLFU. Without a candidate, the victim goes.
-    #[allow(clippy::too_many_arguments)]
+    /// (`new.ttl` is ignored: `deadline` is its deadline.)
     fn insert_tiny(
         &mut self,
-        hash: u64,
-        key: K,
-        value: V,
-        weight: u32,
+        new: NewEntry<K, V>,
         deadline: u64,
-        delta: Option<u64>,
         now: &Now<'_>,
         out: &mut Removals<K, V>,
     ) where
         K: Eq,
     {
-        let w = u64::from(weight);
-        let tag = tag_of(hash);
+        let w = u64::from(new.weight);
+        let tag = tag_of(new.hash);
         let t = self.tiny.as_mut().expect("TinyLFU is on");
         t.sketch.increment(tag);
         while self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
@@ -840,7 +852,7 @@ impl<K, V> Core<K, V> {
                 self.evict(v, now, out);
             }
         }
-        self.push(hash, key, value, weight, deadline, delta, now);
+        self.push(new, deadline, now);
         loop {
             let t = self.tiny.as_ref().expect("TinyLFU is on");
             let c = t.window.tail();
@@ -880,18 +892,17 @@ impl<K, V> Core<K, V> {
         }
     }
 
-    /// Appends a new node at the head of the list.
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        hash: u64,
-        key: K,
-        value: V,
-        weight: u32,
-        deadline: u64,
-        delta: Option<u64>,
-        now: &Now<'_>,
-    ) {
+    /// Appends a new node at the head of the list (`new.ttl` is ignored: `deadline` is its
+    /// deadline).
+    fn push(&mut self, new: NewEntry<K, V>, deadline: u64, now: &Now<'_>) {
+        let NewEntry {
+            hash,
+            key,
+            value,
+            weight,
+            delta,
+            ..
+        } = new;
         let len = self.nodes.len();
         debug_assert!(len < self.max_entries);
         if len == self.nodes.capacity() {

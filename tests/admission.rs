@@ -8,23 +8,9 @@ mod common;
 
 use common::model::{Config, Op};
 use common::properties::{KEYS, check};
+use common::strategies::config;
 use proptest::prelude::*;
 use stratacache::{Admission, Cache, Promotion};
-
-fn config() -> impl Strategy<Value = Config> {
-    (
-        1u64..13,
-        any::<bool>(),
-        prop::option::of(1u64..6),
-        prop::option::of(1u64..6),
-    )
-        .prop_map(|(capacity, weighted, ttl, tti)| Config {
-            capacity,
-            weighted,
-            ttl,
-            tti,
-        })
-}
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![

@@ -4,6 +4,7 @@
 
 mod common;
 use common::model::{Config, Op, build, compare_one_shard};
+use common::strategies::config;
 use parking_lot::Mutex;
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -25,21 +26,6 @@ fn op(keys: u8) -> impl Strategy<Value = Op> {
         1 => Just(Op::Purge),
         1 => Just(Op::Clear),
     ]
-}
-
-fn config() -> impl Strategy<Value = Config> {
-    (
-        1u64..12,
-        any::<bool>(),
-        prop::option::of(1u64..6),
-        prop::option::of(1u64..6),
-    )
-        .prop_map(|(capacity, weighted, ttl, tti)| Config {
-            capacity,
-            weighted,
-            ttl,
-            tti,
-        })
 }
 
 proptest! {

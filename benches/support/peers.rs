@@ -26,67 +26,56 @@ pub trait Bench: Sync {
     }
 }
 
-pub struct Strata(pub stratacache::Cache<u64, u64>);
-impl Bench for Strata {
-    const NAME: &'static str = "stratacache";
-    fn with_capacity(capacity: usize) -> Self {
-        Strata(stratacache::Cache::new(capacity as u64))
-    }
-    #[inline]
-    fn get(&self, k: u64) -> Option<u64> {
-        self.0.get(&k)
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.0.insert(k, v)
-    }
+/// A stratacache configuration under test: its name and how its cache is built.
+macro_rules! strata {
+    ($(#[$doc:meta])* $name:ident, $label:literal, |$cap:ident| $build:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub stratacache::Cache<u64, u64>);
+        impl Bench for $name {
+            const NAME: &'static str = $label;
+            fn with_capacity($cap: usize) -> Self {
+                $name($build)
+            }
+            #[inline]
+            fn get(&self, k: u64) -> Option<u64> {
+                self.0.get(&k)
+            }
+            #[inline]
+            fn insert(&self, k: u64, v: u64) {
+                self.0.insert(k, v)
+            }
+        }
+    };
 }
 
-/// stratacache with `Promotion::Lossy`: hits past a full promotion buffer are dropped.
-pub struct StrataLossy(pub stratacache::Cache<u64, u64>);
-impl Bench for StrataLossy {
-    const NAME: &'static str = "stratacache Lossy";
-    fn with_capacity(capacity: usize) -> Self {
-        StrataLossy(
-            stratacache::Cache::builder()
-                .max_capacity(capacity as u64)
-                .promotion(stratacache::Promotion::Lossy)
-                .build()
-                .unwrap(),
-        )
-    }
-    #[inline]
-    fn get(&self, k: u64) -> Option<u64> {
-        self.0.get(&k)
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.0.insert(k, v)
-    }
-}
+strata!(
+    /// stratacache with its defaults.
+    Strata,
+    "stratacache",
+    |capacity| stratacache::Cache::new(capacity as u64)
+);
 
-/// stratacache with one shard: one exact global LRU.
-pub struct StrataOne(pub stratacache::Cache<u64, u64>);
-impl Bench for StrataOne {
-    const NAME: &'static str = "stratacache shards(1)";
-    fn with_capacity(capacity: usize) -> Self {
-        StrataOne(
-            stratacache::Cache::builder()
-                .max_capacity(capacity as u64)
-                .shards(1)
-                .build()
-                .unwrap(),
-        )
-    }
-    #[inline]
-    fn get(&self, k: u64) -> Option<u64> {
-        self.0.get(&k)
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.0.insert(k, v)
-    }
-}
+strata!(
+    /// stratacache with `Promotion::Lossy`: hits past a full promotion buffer are dropped.
+    StrataLossy,
+    "stratacache Lossy",
+    |capacity| stratacache::Cache::builder()
+        .max_capacity(capacity as u64)
+        .promotion(stratacache::Promotion::Lossy)
+        .build()
+        .unwrap()
+);
+
+strata!(
+    /// stratacache with one shard: one exact global LRU.
+    StrataOne,
+    "stratacache shards(1)",
+    |capacity| stratacache::Cache::builder()
+        .max_capacity(capacity as u64)
+        .shards(1)
+        .build()
+        .unwrap()
+);
 
 pub struct Quick(pub quick_cache::sync::Cache<u64, u64>);
 impl Bench for Quick {

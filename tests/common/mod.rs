@@ -7,4 +7,5 @@ pub mod model;
 pub mod properties;
 pub mod runtime;
 pub mod scenarios;
+pub mod strategies;
 pub mod trace;
