@@ -151,7 +151,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     ///     .max_capacity(1_000)
     ///     .admission(Admission::TinyLfu)
     ///     .build()?;
-    /// for round in 0..3 {
+    /// for round in 0..20 {
     ///     for k in 0..500 {
     ///         cache.get_or_insert_with(k, || k); // a hot set, read again and again
     ///     }

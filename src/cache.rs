@@ -283,10 +283,12 @@ where
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
-        match shard.lookup(hash, key, &now, promote, Core::value) {
+        match shard.lookup::<true, _, _>(hash, key, &now, promote, Core::value) {
             Lookup::Hit(v) => Some(v),
             Lookup::Miss => None,
-            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, promote, Core::value),
+            Lookup::Retry => {
+                self.lookup_exclusive(shard, hash, key, &now, (promote, true), Core::value)
+            }
         }
     }
 
@@ -297,7 +299,7 @@ where
         hash: u64,
         key: &Q,
         now: &Now<'_>,
-        promote: bool,
+        (promote, count_miss): (bool, bool),
         read: impl FnOnce(&Core<K, V>, u32) -> R,
     ) -> Option<R>
     where
@@ -307,7 +309,7 @@ where
         let mut out = Removals::new();
         let v = shard
             .write()
-            .get(hash, key, now, promote, true, &mut out, read);
+            .get(hash, key, now, promote, (true, count_miss), &mut out, read);
         self.deliver(out);
         v
     }
@@ -384,10 +386,25 @@ where
         let now = self.now();
         let shard = self.shard(hash);
         let read = |c: &Core<K, V>, i| (c.value(i), c.freshness(i, &now));
-        match shard.lookup(hash, key, &now, true, read) {
+        match shard.lookup::<true, _, _>(hash, key, &now, true, read) {
             Lookup::Hit(r) => Some(r),
             Lookup::Miss => None,
-            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, true, read),
+            Lookup::Retry => self.lookup_exclusive(shard, hash, key, &now, (true, true), read),
+        }
+    }
+
+    /// A `get` whose miss is not counted: for a read that, on a miss, is followed by a load
+    /// whose own lookup counts it (`get_if_present` of the policies).
+    pub(crate) fn get_hit_only(&self, key: &K) -> Option<V> {
+        let hash = self.hash(key);
+        let now = self.now();
+        let shard = self.shard(hash);
+        match shard.lookup::<false, _, _>(hash, key, &now, true, Core::value) {
+            Lookup::Hit(v) => Some(v),
+            Lookup::Miss => None,
+            Lookup::Retry => {
+                self.lookup_exclusive(shard, hash, key, &now, (true, false), Core::value)
+            }
         }
     }
 
@@ -626,7 +643,7 @@ where
     fn lookup_shared(&self, hash: u64, key: &K) -> Result<V, bool> {
         match self
             .shard(hash)
-            .lookup(hash, key, &self.now(), true, Core::value)
+            .lookup::<true, _, _>(hash, key, &self.now(), true, Core::value)
         {
             Lookup::Hit(v) => Ok(v),
             Lookup::Miss => Err(false),
@@ -671,7 +688,8 @@ where
         let now = self.now();
         let mut out = Removals::new();
         let mut core = shard.write();
-        if let Some(v) = core.get(hash, &key, &now, true, *record, &mut out, Core::value) {
+        let counted = (*record, *record);
+        if let Some(v) = core.get(hash, &key, &now, true, counted, &mut out, Core::value) {
             drop(core);
             self.deliver(out);
             return Step::Hit(v);

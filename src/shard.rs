@@ -127,9 +127,10 @@ impl<K, V> Shard<K, V> {
     }
 
     /// A lookup under the shared lock: a hit is recorded for replay (with `promote`) or counted,
-    /// and `read` reads what the caller wants of the entry (its value, say).
+    /// and `read` reads what the caller wants of the entry (its value, say). A miss is counted
+    /// when `COUNT_MISS`.
     #[inline]
-    pub(crate) fn lookup<Q, R>(
+    pub(crate) fn lookup<const COUNT_MISS: bool, Q, R>(
         &self,
         hash: u64,
         key: &Q,
@@ -143,7 +144,7 @@ impl<K, V> Shard<K, V> {
     {
         let core = self.core.read();
         let Some(i) = core.find(hash, key) else {
-            if !core.promotions.miss() {
+            if COUNT_MISS && !core.promotions.miss() {
                 drop(core);
                 self.fold_misses();
             }
@@ -631,8 +632,8 @@ impl<K, V> Core<K, V> {
         Some(i)
     }
 
-    /// A lookup: with `promote` the entry becomes the most recently used; with `record` the
-    /// hit or miss is counted; `read` reads what the caller wants of the entry.
+    /// A lookup: with `promote` the entry becomes the most recently used; `record` says whether
+    /// a hit and whether a miss is counted; `read` reads what the caller wants of the entry.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(crate) fn get<Q, R>(
@@ -641,7 +642,7 @@ impl<K, V> Core<K, V> {
         key: &Q,
         now: &Now<'_>,
         promote: bool,
-        record: bool,
+        record: (bool, bool),
         out: &mut Removals<K, V>,
         read: impl FnOnce(&Self, u32) -> R,
     ) -> Option<R>
@@ -650,9 +651,12 @@ impl<K, V> Core<K, V> {
         Q: Eq + ?Sized,
     {
         let found = self.find_live(hash, key, now, out);
-        if record && let Some(t) = &mut self.tiny {
-            t.climber
-                .record_many(u64::from(found.is_some()), u64::from(found.is_none()));
+        let (record_hit, record_miss) = record;
+        if let Some(t) = &mut self.tiny {
+            t.climber.record_many(
+                u64::from(record_hit && found.is_some()),
+                u64::from(record_miss && found.is_none()),
+            );
         }
         match found {
             Some(i) => {
@@ -660,11 +664,11 @@ impl<K, V> Core<K, V> {
                     self.promote(i);
                     self.touch(i, now);
                 }
-                self.stats.hits += u64::from(record);
+                self.stats.hits += u64::from(record_hit);
                 Some(read(self, i))
             }
             None => {
-                self.stats.misses += u64::from(record);
+                self.stats.misses += u64::from(record_miss);
                 None
             }
         }
@@ -1377,7 +1381,7 @@ mod tests {
             // Every third round peeks (counted apart), the others promote.
             let promote = round % 3 != 0;
             for k in 0..20u64 {
-                let found = match shard.lookup(k, &k, &now, promote, Core::value) {
+                let found = match shard.lookup::<true, _, _>(k, &k, &now, promote, Core::value) {
                     Lookup::Hit(v) => Some(v),
                     Lookup::Miss => None,
                     Lookup::Retry => shard.write().get(
@@ -1385,7 +1389,7 @@ mod tests {
                         &k,
                         &now,
                         promote,
-                        true,
+                        (true, true),
                         &mut Removals::new(),
                         Core::value,
                     ),

@@ -14,6 +14,7 @@
 /// assert_eq!((s.hits, s.misses, s.inserts), (1, 1, 1));
 /// assert_eq!(s.hit_ratio(), 0.5);
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CacheStats {
     /// Lookups (`get`, `peek`, `get_or_insert_with`) that found a live entry.

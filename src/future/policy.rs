@@ -150,6 +150,14 @@ where
         &self.core.store
     }
 
+    /// The cached value under `key`, without loading it. A hit counts as a `get`'s; a miss is
+    /// not counted, because the `get` that usually follows it counts it: `get_if_present`,
+    /// then `get` on a miss, counts each lookup once. (`cache().get()` then `get()` would
+    /// count such a miss twice.)
+    pub fn get_if_present(&self, key: &K) -> Option<V> {
+        self.core.cache.get_hit_only(key)
+    }
+
     /// The cache's counters.
     pub fn stats(&self) -> CacheStats {
         self.core.cache.stats()

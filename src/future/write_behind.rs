@@ -209,6 +209,20 @@ where
         }
     }
 
+    /// The cached value under `key`, without loading it. A hit counts as a `get`'s; a miss is
+    /// not counted, because the `get` that usually follows it counts it: `get_if_present`,
+    /// then `get` on a miss, counts each lookup once. (`cache().get()` then `get()` would
+    /// count such a miss twice.)
+    ///
+    /// A write still pending is present, even if the cache evicted it.
+    pub fn get_if_present(&self, key: &K) -> Option<V> {
+        let wb = &self.shared.wb;
+        wb.core
+            .cache
+            .get_hit_only(key)
+            .or_else(|| wb.pending(key).flatten())
+    }
+
     /// Drops the cached copy only; a pending write stays pending (and visible to `get`).
     pub fn invalidate(&self, key: &K) {
         self.shared.wb.core.invalidate(key);

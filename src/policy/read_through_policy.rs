@@ -57,6 +57,29 @@ where
         self.core.get(key, |_| None)
     }
 
+    /// The cached value under `key`, without loading it. A hit counts as a `get`'s; a miss is
+    /// not counted, because the `get` that usually follows it counts it: `get_if_present`,
+    /// then `get` on a miss, counts each lookup once. (`cache().get()` then `get()` would
+    /// count such a miss twice.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, CacheAside, MemoryStore, Store};
+    /// let db = MemoryStore::new();
+    /// db.write(&1, &"one")?;
+    /// let policy = CacheAside::new(Cache::new(10), db);
+    /// assert_eq!(policy.get_if_present(&1), None); // not loaded, not counted
+    /// assert_eq!(policy.get(&1)?, Some("one")); // the miss, counted once
+    /// assert_eq!(policy.get_if_present(&1), Some("one"));
+    /// let s = policy.stats();
+    /// assert_eq!((s.hits, s.misses), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_if_present(&self, key: &K) -> Option<V> {
+        self.core.cache.get_hit_only(key)
+    }
+
     /// Writes the store, then the cache (write-through) or drops the cached copy (cache-aside).
     /// Writes of one key are serialised, so the store sees them in the order they were made.
     ///

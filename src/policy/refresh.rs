@@ -27,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// assert_eq!(policy.refresh_stats().stale_served, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct RefreshStats {

@@ -46,6 +46,7 @@ pub enum WhenFull {
 }
 
 /// Counters of a [`WriteBehind`] policy.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct WriteBehindStats {
     /// Keys with a write not yet acknowledged by the store (or reported failed).
@@ -720,6 +721,20 @@ where
         wb.apply(key, value);
         drop(writer);
         Ok(())
+    }
+
+    /// The cached value under `key`, without loading it. A hit counts as a `get`'s; a miss is
+    /// not counted, because the `get` that usually follows it counts it: `get_if_present`,
+    /// then `get` on a miss, counts each lookup once. (`cache().get()` then `get()` would
+    /// count such a miss twice.)
+    ///
+    /// A write still pending is present, even if the cache evicted it.
+    pub fn get_if_present(&self, key: &K) -> Option<V> {
+        let wb = &self.shared.wb;
+        wb.core
+            .cache
+            .get_hit_only(key)
+            .or_else(|| wb.pending(key).flatten())
     }
 
     /// Drops the cached copy only; a pending write stays pending (and visible to `get`).

@@ -69,6 +69,7 @@ pub struct Layered<F, B> {
 }
 
 /// What a [`Layered`] store's reads did with fill leases.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct LeaseStats {
