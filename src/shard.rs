@@ -300,7 +300,8 @@ pub(crate) struct Core<K, V> {
     stamps: Vec<Stamp>,
     /// `Promotion::Lossy`: a hit that finds the promotion buffer full is dropped.
     pub(crate) lossy: bool,
-    /// `Admission::TinyLfu`: the window, the sketch, the climber; `list` is then the main LRU.
+    /// `Admission::TinyLfu`: the window and protected segments, the sketch, the climber;
+    /// `list` is then the probation segment.
     tiny: Option<Box<Tiny>>,
     weighted: bool,
     /// One weight per node when the cache has a weigher; empty otherwise (every weight is 1).
@@ -817,11 +818,11 @@ impl<K, V> Core<K, V> {
     }
 
     /// W-TinyLFU's insert of a new key: room is made first, then the entry enters the window,
-    /// and the window's overflow moves to the main LRU.
+    /// and the window's overflow moves to probation (the main space).
     ///
     /// Room: while the new entry does not fit, the entry the window will push out (its LRU
-    /// end, if the window overflows) duels with the main LRU's victim: the one the sketch
-    /// estimates less frequent is evicted, and a winning candidate moves to the main LRU. Ties
+    /// end, if the window overflows) duels with the main space's victim: the one the sketch
+    /// estimates less frequent is evicted, and a winning candidate moves to probation. Ties
     /// go to the victim (the incumbent), as in TinyLFU. Without a candidate, the victim goes.
     /// (`new.ttl` is ignored: `deadline` is its deadline.)
     fn insert_tiny(
@@ -1269,7 +1270,7 @@ impl<K, V> Core<K, V> {
             total += w;
         }
         check(total == self.weight, "weights do not add up")?;
-        // Walk the list (with TinyLFU: the main LRU and the window) both ways.
+        // Walk the list (with TinyLFU: probation, protected and the window) both ways.
         let mut seen = vec![false; n];
         let mut count = 0;
         let lists: Vec<(&List, u8)> = match &self.tiny {
@@ -1311,8 +1312,8 @@ impl<K, V> Core<K, V> {
         Ok(())
     }
 
-    /// Keys from least to most recently used (tests and debugging); with TinyLFU, the main
-    /// LRU's, then the window's.
+    /// Keys from least to most recently used (tests and debugging); with TinyLFU, probation's,
+    /// then the protected segment's, then the window's.
     pub(crate) fn keys_lru(&self) -> impl Iterator<Item = &K> + '_ {
         let others = self.tiny.as_ref().map(|t| {
             t.protected
