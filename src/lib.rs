@@ -31,8 +31,8 @@ pub use policy::{
     Aside, CacheAside, DEFAULT_BATCH_SIZE, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_STORE_THREADS, DEFAULT_NEGATIVE_CAPACITY, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_RETRY_BACKOFF, ErrorKind, JOURNAL_FORMAT_VERSION, JournalSync, MAX_BACKOFF, OnThread,
-    PolicyError, PolicyOptions, ReadThroughPolicy, RefreshStats, Through, WhenFull, WriteBehind,
-    WriteBehindBuilder, WriteBehindStats, WriteMode, WriteThrough,
+    Policy, PolicyError, PolicyOptions, ReadThroughPolicy, RefreshStats, Through, WhenFull,
+    WriteBehind, WriteBehindBuilder, WriteBehindStats, WriteMode, WriteThrough,
 };
 pub use stats::CacheStats;
 #[cfg(feature = "redis")]

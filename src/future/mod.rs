@@ -7,12 +7,14 @@
 //! - [`CacheAside`] and [`WriteThrough`]: the sync policies' guarantees, `async fn get`, `put`
 //!   and `delete`.
 //! - [`WriteBehind`]: the sync policy's queue and guarantees, flushed by a task.
+//! - [`AsyncPolicy`]: what the three share, as a dyn-compatible trait.
 //! - `RedisStore` (with feature `redis`): the sync store's keys and fill leases on redis-rs's
 //!   multiplexed async connection.
 //!
 //! [`Cache::get_or_insert_with_async`](crate::Cache::get_or_insert_with_async) needs no feature
 //! and no runtime.
 
+mod any_policy;
 mod core;
 mod policy;
 #[cfg(feature = "redis")]
@@ -20,6 +22,7 @@ mod redis;
 mod store;
 mod write_behind;
 
+pub use any_policy::{AsyncPolicy, BoxFuture};
 pub use policy::{CacheAside, ReadThroughPolicy, WriteThrough};
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;

@@ -49,8 +49,11 @@ where
         });
         let flusher = runtime.spawn(shared.clone().run());
         Ok(WriteBehind {
+            flusher: Arc::new(Flusher {
+                shared: shared.clone(),
+                handle: Mutex::new(Some(flusher)),
+            }),
             shared,
-            flusher: Mutex::new(Some(flusher)),
         })
     }
 }
@@ -62,7 +65,7 @@ where
 /// dropped, and [`flush`](Self::flush) returns once every write accepted before it was persisted
 /// or reported. The flusher is a task on the runtime `build` ran in.
 ///
-/// Dropping the policy without [`shutdown`](Self::shutdown) or [`close`](Self::close) cannot
+/// Dropping the last clone without [`shutdown`](Self::shutdown) or [`close`](Self::close) cannot
 /// wait: it closes the queue and leaves the remaining writes to the flusher task, which finishes
 /// them while the runtime lives. Await `close` on shutdown to know they are in the store.
 ///
@@ -89,8 +92,36 @@ where
     S: AsyncStore<K, V>,
 {
     shared: Arc<Shared<K, V, S>>,
-    /// Taken by the first `close`, which awaits it.
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    /// Shared by the clones; the last one dropped closes the queue.
+    flusher: Arc<Flusher<K, V, S>>,
+}
+
+/// Clones share the cache, the queue and the flusher task: cheap, as an `Arc`. The policy
+/// closes when [`close`](WriteBehind::close) is awaited on any clone, or when the last clone is
+/// dropped.
+impl<K, V, S> Clone for WriteBehind<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: AsyncStore<K, V>,
+{
+    fn clone(&self) -> Self {
+        WriteBehind {
+            shared: self.shared.clone(),
+            flusher: self.flusher.clone(),
+        }
+    }
+}
+
+/// The flusher task's handle, taken by the first `close`, which awaits it.
+struct Flusher<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: AsyncStore<K, V>,
+{
+    shared: Arc<Shared<K, V, S>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// The async driver's state: the shared core, and the notifications its task waits on.
@@ -262,7 +293,7 @@ where
     ///
     /// [`ErrorKind::WriteFailed`] if writes failed for good while it waited.
     pub async fn close(&self) -> Result<(), PolicyError> {
-        let Some(handle) = self.flusher.lock().take() else {
+        let Some(handle) = self.flusher.handle.lock().take() else {
             return Ok(());
         };
         self.shared.wb.queue.lock().close();
@@ -294,13 +325,14 @@ where
     }
 }
 
-impl<K, V, S> Drop for WriteBehind<K, V, S>
+impl<K, V, S> Drop for Flusher<K, V, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     S: AsyncStore<K, V>,
 {
-    /// Cannot wait: closes the queue and leaves what is pending to the flusher task.
+    /// The last clone is gone. Cannot wait: closes the queue and leaves what is pending to the
+    /// flusher task.
     fn drop(&mut self) {
         self.shared.wb.queue.lock().close();
         self.shared.wake.notify_one();

@@ -1,6 +1,7 @@
 //! The write policies: [`CacheAside`], [`WriteThrough`] and [`WriteBehind`], each a `Cache` and
 //! a `Store` with one read-through path (single flight per key, optional negative caching).
 
+mod any_policy;
 mod cache_aside;
 pub(crate) mod core;
 mod error;
@@ -16,6 +17,7 @@ pub(crate) mod write_behind;
 pub(crate) mod write_queue;
 mod write_through;
 
+pub use any_policy::Policy;
 pub use cache_aside::CacheAside;
 pub use error::{ErrorKind, PolicyError};
 pub use journal::{JOURNAL_FORMAT_VERSION, JournalSync};

@@ -355,8 +355,11 @@ where
                 BuildError::from_string(format!("could not start the write-behind flusher: {e}"))
             })?;
         Ok(WriteBehind {
+            flusher: Arc::new(Flusher {
+                shared: shared.clone(),
+                handle: Mutex::new(Some(flusher)),
+            }),
             shared,
-            flusher: Mutex::new(Some(flusher)),
         })
     }
 }
@@ -599,7 +602,7 @@ impl<K, V, C> Retries<'_, K, V, C> {
 ///   still fails is reported to the `on_write_error` callback, counted, and its cached copy
 ///   dropped, so the cache never serves what the store does not hold;
 /// - [`flush`](Self::flush) returns once every write accepted before it was persisted or
-///   reported; [`shutdown`](Self::shutdown) and `Drop` flush.
+///   reported; [`shutdown`](Self::shutdown) and the drop of the last clone flush.
 ///
 /// Delivery is at least once: after a retry the store may see a write twice.
 ///
@@ -631,8 +634,66 @@ where
     S: Store<K, V> + 'static,
 {
     shared: Arc<Shared<K, V, S>>,
-    /// Taken by the first `close`, which joins it.
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    /// Shared by the clones; the last one dropped closes the policy.
+    flusher: Arc<Flusher<K, V, S>>,
+}
+
+/// Clones share the cache, the queue and the flusher: cheap, as an `Arc`. The policy closes
+/// when [`close`](WriteBehind::close) is called on any clone, or when the last clone is dropped.
+impl<K, V, S> Clone for WriteBehind<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+{
+    fn clone(&self) -> Self {
+        WriteBehind {
+            shared: self.shared.clone(),
+            flusher: self.flusher.clone(),
+        }
+    }
+}
+
+/// The flusher thread's handle, taken by the first `close`, which joins it.
+struct Flusher<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+{
+    shared: Arc<Shared<K, V, S>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<K, V, S> Flusher<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+{
+    fn close(&self) -> Result<(), PolicyError> {
+        let mut flusher = self.handle.lock();
+        let Some(handle) = flusher.take() else {
+            return Ok(());
+        };
+        self.shared.wb.queue.lock().close();
+        self.shared.wake.notify_all();
+        self.shared.progress.notify_all();
+        let r = self.shared.flush();
+        let _ = handle.join();
+        r
+    }
+}
+
+impl<K, V, S> Drop for Flusher<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Store<K, V> + 'static,
+{
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
 }
 
 /// The sync driver's state: the shared core, and the condition variables its thread waits on.
@@ -791,16 +852,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&self) -> Result<(), PolicyError> {
-        let mut flusher = self.flusher.lock();
-        let Some(handle) = flusher.take() else {
-            return Ok(());
-        };
-        self.shared.wb.queue.lock().close();
-        self.shared.wake.notify_all();
-        self.shared.progress.notify_all();
-        let r = self.shared.flush();
-        let _ = handle.join();
-        r
+        self.flusher.close()
     }
 
     /// The counters.
@@ -821,17 +873,6 @@ where
     /// The store.
     pub fn store(&self) -> &S {
         &self.shared.wb.core.store
-    }
-}
-
-impl<K, V, S> Drop for WriteBehind<K, V, S>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-    S: Store<K, V> + 'static,
-{
-    fn drop(&mut self) {
-        let _ = self.close();
     }
 }
 
