@@ -249,7 +249,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lookup(key, true)
+        self.lookup::<true, _>(key, true)
     }
 
     /// Like [`get`](Self::get), but leaves the LRU order alone.
@@ -271,11 +271,12 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lookup(key, false)
+        self.lookup::<true, _>(key, false)
     }
 
+    /// A lookup that promotes a hit (or not), and counts a miss when `COUNT_MISS`.
     #[inline]
-    fn lookup<Q>(&self, key: &Q, promote: bool) -> Option<V>
+    fn lookup<const COUNT_MISS: bool, Q>(&self, key: &Q, promote: bool) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -283,11 +284,11 @@ where
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
-        match shard.lookup::<true, _, _>(hash, key, &now, promote, Core::value) {
+        match shard.lookup::<COUNT_MISS, _, _>(hash, key, &now, promote, Core::value) {
             Lookup::Hit(v) => Some(v),
             Lookup::Miss => None,
             Lookup::Retry => {
-                self.lookup_exclusive(shard, hash, key, &now, (promote, true), Core::value)
+                self.lookup_exclusive(shard, hash, key, &now, (promote, COUNT_MISS), Core::value)
             }
         }
     }
@@ -396,16 +397,7 @@ where
     /// A `get` whose miss is not counted: for a read that, on a miss, is followed by a load
     /// whose own lookup counts it (`get_if_present` of the policies).
     pub(crate) fn get_hit_only(&self, key: &K) -> Option<V> {
-        let hash = self.hash(key);
-        let now = self.now();
-        let shard = self.shard(hash);
-        match shard.lookup::<false, _, _>(hash, key, &now, true, Core::value) {
-            Lookup::Hit(v) => Some(v),
-            Lookup::Miss => None,
-            Lookup::Retry => {
-                self.lookup_exclusive(shard, hash, key, &now, (true, false), Core::value)
-            }
-        }
+        self.lookup::<false, _>(key, true)
     }
 
     /// An insert of a value whose load took `delta` nanoseconds (kept with the entry when the

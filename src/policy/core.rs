@@ -117,7 +117,7 @@ where
     /// already in progress, the value is simply returned.
     pub(crate) fn read_step(self: &Arc<Self>, key: &K) -> ReadStep<K, V> {
         if let Some((v, due)) = self.hit(key) {
-            if let Some(lead) = due.then(|| self.lead(key, true)).flatten() {
+            if let Some(lead) = due.then(|| self.lead(key, true).ok()).flatten() {
                 return ReadStep::Refresh(v, lead);
             }
             return ReadStep::Done(Some(v));
@@ -125,29 +125,24 @@ where
         if self.negative.as_ref().is_some_and(|n| n.contains_key(key)) {
             return ReadStep::Done(None);
         }
-        loop {
-            if let Some(lead) = self.lead(key, false) {
-                return ReadStep::Lead(lead);
-            }
-            let loads = self.loads.lock();
-            if let Some(l) = loads.get(key).filter(|l| !l.is_ended()) {
-                return ReadStep::Wait(l.clone());
-            }
+        match self.lead(key, false) {
+            Ok(lead) => ReadStep::Lead(lead),
+            Err(load) => ReadStep::Wait(load),
         }
     }
 
-    /// Registers a load of `key` and returns its lead, unless one is in progress.
-    fn lead(self: &Arc<Self>, key: &K, refresh: bool) -> Option<LoadLead<K, V>> {
+    /// Registers a load of `key` and returns its lead, or the load in progress.
+    fn lead(self: &Arc<Self>, key: &K, refresh: bool) -> Result<LoadLead<K, V>, Arc<Load<V>>> {
         let mut loads = self.loads.lock();
         // A load that has ended is still registered only if a panicking `Hash` kept its
         // leader from removing it. Start afresh rather than serve it.
-        if loads.get(key).is_some_and(|l| !l.is_ended()) {
-            return None;
+        if let Some(l) = loads.get(key).filter(|l| !l.is_ended()) {
+            return Err(l.clone());
         }
         let load = Load::new(false);
         loads.insert(key.clone(), load.clone());
         drop(loads);
-        Some(LoadLead {
+        Ok(LoadLead {
             core: self.clone(),
             key: key.clone(),
             load,
