@@ -247,11 +247,7 @@ where
     ///
     /// A write still pending is present, even if the cache evicted it.
     pub fn get_if_present(&self, key: &K) -> Option<V> {
-        let wb = &self.shared.wb;
-        wb.core
-            .cache
-            .get_hit_only(key)
-            .or_else(|| wb.pending(key).flatten())
+        self.shared.wb.get_if_present(key)
     }
 
     /// Drops the cached copy only; a pending write stays pending (and visible to `get`).

@@ -473,6 +473,15 @@ where
         self.settle_journal(batch);
     }
 
+    /// The cached value or the pending write of `key`, without loading; a miss is not counted
+    /// (both front ends' `get_if_present`).
+    pub(crate) fn get_if_present(&self, key: &K) -> Option<V> {
+        self.core
+            .cache
+            .get_hit_only(key)
+            .or_else(|| self.pending(key).flatten())
+    }
+
     /// The pending write of `key`, for the read path.
     pub(crate) fn pending(&self, key: &K) -> Option<Option<V>> {
         self.queue.lock().pending(key)
@@ -791,11 +800,7 @@ where
     ///
     /// A write still pending is present, even if the cache evicted it.
     pub fn get_if_present(&self, key: &K) -> Option<V> {
-        let wb = &self.shared.wb;
-        wb.core
-            .cache
-            .get_hit_only(key)
-            .or_else(|| wb.pending(key).flatten())
+        self.shared.wb.get_if_present(key)
     }
 
     /// Drops the cached copy only; a pending write stays pending (and visible to `get`).
