@@ -45,5 +45,11 @@ pub use store::{
     DEFAULT_FILL_LEASE, DEFAULT_LEASE_WAIT, FillLease, Layered, LayeredError, LeaseStats, Leased,
     MemoryStore, MemoryStoreError, Store, WriteOp,
 };
+#[cfg(feature = "postgres")]
+pub use store::{
+    DEFAULT_PG_POOL_SIZE, DEFAULT_PG_TIMEOUT, PgTable, Postgres, PostgresStore, PostgresStoreError,
+};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::{Driver, MapError, Params, Table};
 #[cfg(feature = "sqlite")]
-pub use store::{SqliteStore, SqliteStoreError};
+pub use store::{Sqlite, SqliteStore, SqliteStoreError, SqliteTable};

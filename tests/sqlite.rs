@@ -1,9 +1,12 @@
 //! `SqliteStore` against a real database file in a temporary directory.
 #![cfg(feature = "sqlite")]
 
+mod common;
+
+use common::stores::{self, Profile, profile};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
-use stratacache::{Cache, SqliteStore, Store, WriteBehind, WriteOp, WriteThrough};
+use std::sync::Arc;
+use stratacache::{SqliteStore, SqliteTable, Store, WriteOp};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct User {
@@ -80,28 +83,110 @@ fn a_value_of_the_wrong_type_is_an_error_not_a_panic() {
     assert!(wrong.load(&1).is_err());
 }
 
-#[test]
-fn policies_over_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.db");
-    let wt = WriteThrough::new(
-        Cache::new(100),
-        SqliteStore::<u64, User>::open(&path).unwrap(),
-    );
-    wt.put(1, user(1)).unwrap();
-    assert_eq!(wt.get(&1).unwrap(), Some(user(1)));
-    let wb = WriteBehind::builder(
-        Cache::new(100),
-        SqliteStore::<u64, User>::open(&path).unwrap(),
+/// The user's own table, written by another program first: the store reads and writes its
+/// columns, not a blob.
+fn profiles(path: &std::path::Path) -> SqliteStore<u64, Profile> {
+    let table = SqliteTable::new(
+        "SELECT name, email FROM profiles WHERE id = ?1",
+        "INSERT INTO profiles (id, name, email) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email",
+        "DELETE FROM profiles WHERE id = ?1",
+        |id: &u64, p| {
+            p.push(i64::try_from(*id)?);
+            Ok(())
+        },
+        |v: &Profile, p| {
+            p.push(v.name.clone()).push(v.email.clone());
+            Ok(())
+        },
+        |row| {
+            Ok(Profile {
+                name: row.get(0)?,
+                email: row.get(1)?,
+            })
+        },
     )
-    .flush_interval(Duration::from_millis(1))
-    .build()
+    .count("SELECT COUNT(*) FROM profiles");
+    SqliteStore::open_with_table(path, table).unwrap()
+}
+
+fn existing_profiles_table(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE profiles (id INTEGER PRIMARY KEY, name TEXT NOT NULL CHECK (name <> ''),
+                                email TEXT NOT NULL, created TEXT DEFAULT 'today');
+         INSERT INTO profiles (id, name, email) VALUES (9, 'Ada', 'ada@example.com');",
+    )
     .unwrap();
-    for id in 2..200 {
-        wb.put(id, user(id)).unwrap();
-    }
-    wb.shutdown().unwrap();
-    let check: SqliteStore<u64, User> = SqliteStore::open(&path).unwrap();
-    assert_eq!(check.len().unwrap(), 199);
-    assert_eq!(check.load(&150).unwrap(), Some(user(150)));
+}
+
+#[test]
+fn the_kv_layout_keeps_the_shared_store_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: SqliteStore<u64, Profile> = SqliteStore::open(dir.path().join("kv.db")).unwrap();
+    stores::round_trip(&store);
+    stores::batches(&store, false);
+    stores::policies(Arc::new(store));
+}
+
+#[test]
+fn a_table_of_the_users_keeps_the_shared_store_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    existing_profiles_table(&path);
+    let store = profiles(&path);
+    assert_eq!(
+        store.load(&9).unwrap(),
+        Some(Profile {
+            name: "Ada".into(),
+            email: "ada@example.com".into()
+        }),
+        "a row another program wrote"
+    );
+    stores::round_trip(&store);
+    stores::batches(&store, true);
+    stores::policies(Arc::new(profiles(&path)));
+    // The rows are the user's columns, readable by any SQLite client.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let name: String = conn
+        .query_row("SELECT name FROM profiles WHERE id = 11", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, profile(111).name);
+    assert!(store.len().unwrap() > 300);
+}
+
+#[test]
+fn a_users_table_reports_mapping_errors_and_ambiguous_selects() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    existing_profiles_table(&path);
+    let store = profiles(&path);
+    // A key the mapping cannot express is an error, not a panic or a wrapped id.
+    let e = store.write(&u64::MAX, &profile(1)).unwrap_err();
+    assert!(e.to_string().contains("mapping"), "{e}");
+    // A select that matches several rows is an error, not an arbitrary pick.
+    let loose = SqliteTable::new(
+        "SELECT name, email FROM profiles WHERE id >= ?1",
+        "INSERT INTO profiles (id, name, email) VALUES (?1, ?2, ?3)",
+        "DELETE FROM profiles WHERE id = ?1",
+        |id: &u64, p| {
+            p.push(i64::try_from(*id)?);
+            Ok(())
+        },
+        |v: &Profile, p| {
+            p.push(v.name.clone()).push(v.email.clone());
+            Ok(())
+        },
+        |row| {
+            Ok(Profile {
+                name: row.get(0)?,
+                email: row.get(1)?,
+            })
+        },
+    );
+    let loose = SqliteStore::open_with_table(&path, loose).unwrap();
+    loose.write(&10, &profile(10)).unwrap();
+    let e = loose.load(&1).unwrap_err();
+    assert!(e.to_string().contains("more than one row"), "{e}");
+    assert!(loose.len().unwrap_err().to_string().contains("count"));
 }

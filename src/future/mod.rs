@@ -10,6 +10,7 @@
 //! - [`AsyncPolicy`]: what the three share, as a dyn-compatible trait.
 //! - `RedisStore` (with feature `redis`): the sync store's keys and fill leases on redis-rs's
 //!   multiplexed async connection.
+//! - `PostgresStore` (with feature `postgres`): the sync store's tables and pool, awaited.
 //!
 //! [`Cache::get_or_insert_with_async`](crate::Cache::get_or_insert_with_async) needs no feature
 //! and no runtime.
@@ -17,6 +18,8 @@
 mod any_policy;
 mod core;
 mod policy;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
@@ -24,6 +27,8 @@ mod write_behind;
 
 pub use any_policy::{AsyncPolicy, BoxFuture};
 pub use policy::{CacheAside, ReadThroughPolicy, WriteThrough};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 pub use store::{AsyncStore, Blocking, BlockingError};

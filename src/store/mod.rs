@@ -23,7 +23,17 @@ pub use redis_bus::{DEFAULT_RECONCILE_INTERVAL, Invalidation, InvalidationBus, P
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteStore, SqliteStoreError};
+pub use sqlite::{Sqlite, SqliteStore, SqliteStoreError, SqliteTable};
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    DEFAULT_PG_POOL_SIZE, DEFAULT_PG_TIMEOUT, PgTable, Postgres, PostgresStore, PostgresStoreError,
+};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod table;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use table::{Driver, MapError, Params, Table};
 
 use std::sync::Arc;
 use std::time::Duration;

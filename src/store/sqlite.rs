@@ -1,24 +1,108 @@
-//! [`SqliteStore`]: values in one SQLite table, keys and values encoded with serde (postcard).
+//! [`SqliteStore`]: values in a SQLite table: the store's own key-value table (keys and values
+//! encoded with serde through postcard) or a table of the user's described by a [`SqliteTable`].
 
 use super::codec::{decode, encode};
+use super::table::{Driver, MapError, Params, Table, valid_name};
 use super::{Store, WriteOp};
 use parking_lot::Mutex;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
-use std::marker::PhantomData;
 use std::path::Path;
 use std::time::Duration;
 
 /// How long a call waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The SQLite driver of a [`Table`] (feature `sqlite`).
+#[derive(Debug)]
+pub enum Sqlite {}
+
+impl Driver for Sqlite {
+    type Param = dyn rusqlite::ToSql + Send + Sync;
+    type Row<'a> = rusqlite::Row<'a>;
+}
+
+impl Params<Sqlite> {
+    /// Appends a parameter.
+    pub fn push(&mut self, value: impl rusqlite::ToSql + Send + Sync + 'static) -> &mut Self {
+        self.0.push(Box::new(value));
+        self
+    }
+}
+
+/// A SQLite table of the user's, as [`SqliteStore::open_with_table`] reads and writes it
+/// (feature `sqlite`): see [`Table`]. Parameters are `?1`, `?2`…
+///
+/// # Examples
+///
+/// ```
+/// use stratacache::{SqliteStore, SqliteTable, Store};
+///
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct User { name: String, email: String }
+///
+/// let users = SqliteTable::new(
+///     "SELECT name, email FROM users WHERE id = ?1",
+///     "INSERT INTO users (id, name, email) VALUES (?1, ?2, ?3)
+///      ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email",
+///     "DELETE FROM users WHERE id = ?1",
+///     |id: &i64, p| { p.push(*id); Ok(()) },
+///     |u: &User, p| { p.push(u.name.clone()).push(u.email.clone()); Ok(()) },
+///     |row| Ok(User { name: row.get(0)?, email: row.get(1)? }),
+/// )
+/// .create("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT, email TEXT)");
+/// let store = SqliteStore::in_memory_with_table(users)?;
+/// let alice = User { name: "alice".into(), email: "a@example.com".into() };
+/// store.write(&9, &alice)?;
+/// assert_eq!(store.load(&9)?, Some(alice));
+/// store.delete(&9)?;
+/// assert_eq!(store.load(&9)?, None);
+/// # Ok::<(), stratacache::SqliteStoreError>(())
+/// ```
+pub type SqliteTable<K, V> = Table<K, V, Sqlite>;
+
+impl<K, V> SqliteTable<K, V>
+where
+    K: Serialize + 'static,
+    V: Serialize + DeserializeOwned + 'static,
+{
+    /// The store's own layout: table `name (k BLOB PRIMARY KEY, v BLOB)`, created if absent,
+    /// keys and values encoded with serde through postcard. `name` must be letters, digits and
+    /// `_`, not starting with a digit.
+    pub fn kv(name: &str) -> Result<Self, SqliteStoreError> {
+        if !valid_name(name) {
+            return Err(SqliteStoreError(Inner::Table(name.to_owned())));
+        }
+        Ok(Self::new(
+            format!("SELECT v FROM {name} WHERE k = ?1"),
+            format!("INSERT OR REPLACE INTO {name} (k, v) VALUES (?1, ?2)"),
+            format!("DELETE FROM {name} WHERE k = ?1"),
+            |k: &K, p| {
+                p.push(encode(k)?);
+                Ok(())
+            },
+            |v: &V, p| {
+                p.push(encode(v)?);
+                Ok(())
+            },
+            |row| Ok(decode(&row.get::<_, Vec<u8>>(0)?)?),
+        )
+        .create(format!(
+            "CREATE TABLE IF NOT EXISTS {name} (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"
+        ))
+        .count(format!("SELECT COUNT(*) FROM {name}")))
+    }
+}
+
 /// A [`Store`] on a SQLite table `(k BLOB PRIMARY KEY, v BLOB)`: the embedded default store for
 /// examples and single-machine services. SQLite is compiled into the crate (rusqlite's `bundled`
 /// feature), so nothing is installed.
 ///
-/// Keys and values are encoded with serde through `postcard`. `write_batch` runs in one
+/// [`open`](Self::open) keeps keys and values encoded with serde through `postcard` in the
+/// store's own table; [`open_with_table`](Self::open_with_table) reads and writes a table of
+/// the user's through the statements and mapping of a [`SqliteTable`]. `write_batch` runs in one
 /// transaction, so a batch is all or nothing. A file database uses WAL journaling with
 /// `synchronous = NORMAL`: a committed write survives a crash of the process, and a power cut may
 /// lose the last commits; [`with_full_sync`](Self::with_full_sync) syncs every commit. Feature
@@ -35,9 +119,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// ```
 pub struct SqliteStore<K, V> {
     conn: Mutex<Connection>,
-    table: String,
+    table: SqliteTable<K, V>,
     latency: Duration,
-    _types: PhantomData<fn(K, V)>,
 }
 
 /// A failure of a [`SqliteStore`]: SQLite's error, an encoding error, or a bad table name.
@@ -47,15 +130,19 @@ pub struct SqliteStoreError(Inner);
 #[derive(Debug)]
 enum Inner {
     Sqlite(rusqlite::Error),
-    Codec(postcard::Error),
+    Map(MapError),
     Table(String),
+    Count,
+    Rows,
 }
 
 impl fmt::Display for SqliteStoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Inner::Sqlite(e) => write!(f, "sqlite: {e}"),
-            Inner::Codec(e) => write!(f, "sqlite store encoding: {e}"),
+            Inner::Map(e) => write!(f, "sqlite store mapping: {e}"),
+            Inner::Count => write!(f, "sqlite store: the table has no count statement"),
+            Inner::Rows => write!(f, "sqlite store: the select returned more than one row"),
             Inner::Table(t) => write!(
                 f,
                 "sqlite store: table name {t:?} must be letters, digits and '_', not starting with a digit"
@@ -68,8 +155,8 @@ impl std::error::Error for SqliteStoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.0 {
             Inner::Sqlite(e) => Some(e),
-            Inner::Codec(e) => Some(e),
-            Inner::Table(_) => None,
+            Inner::Map(e) => Some(&**e),
+            Inner::Table(_) | Inner::Count | Inner::Rows => None,
         }
     }
 }
@@ -78,11 +165,15 @@ fn sql(e: rusqlite::Error) -> SqliteStoreError {
     SqliteStoreError(Inner::Sqlite(e))
 }
 
-fn codec(e: postcard::Error) -> SqliteStoreError {
-    SqliteStoreError(Inner::Codec(e))
+fn map(e: MapError) -> SqliteStoreError {
+    SqliteStoreError(Inner::Map(e))
 }
 
-impl<K, V> SqliteStore<K, V> {
+impl<K, V> SqliteStore<K, V>
+where
+    K: Serialize + 'static,
+    V: Serialize + DeserializeOwned + 'static,
+{
     /// Opens (or creates) the database file at `path`, with the table `kv`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SqliteStoreError> {
         Self::open_table(path, "kv")
@@ -90,6 +181,23 @@ impl<K, V> SqliteStore<K, V> {
 
     /// Opens (or creates) the database file at `path`, with the table `table`.
     pub fn open_table(path: impl AsRef<Path>, table: &str) -> Result<Self, SqliteStoreError> {
+        Self::open_with_table(path, SqliteTable::kv(table)?)
+    }
+
+    /// A private in-memory database, gone when the store is dropped.
+    pub fn open_in_memory() -> Result<Self, SqliteStoreError> {
+        Self::in_memory_with_table(SqliteTable::kv("kv")?)
+    }
+}
+
+impl<K, V> SqliteStore<K, V> {
+    /// Opens (or creates) the database file at `path`, reading and writing the user's table
+    /// through `table` (its `create` statement, if any, runs first). WAL journaling, as
+    /// [`open`](Self::open).
+    pub fn open_with_table(
+        path: impl AsRef<Path>,
+        table: SqliteTable<K, V>,
+    ) -> Result<Self, SqliteStoreError> {
         let conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
@@ -98,30 +206,23 @@ impl<K, V> SqliteStore<K, V> {
         Self::with_connection(conn, table)
     }
 
-    /// A private in-memory database, gone when the store is dropped.
-    pub fn open_in_memory() -> Result<Self, SqliteStoreError> {
-        Self::with_connection(Connection::open_in_memory().map_err(sql)?, "kv")
+    /// A private in-memory database with `table` (whose `create` statement makes it).
+    pub fn in_memory_with_table(table: SqliteTable<K, V>) -> Result<Self, SqliteStoreError> {
+        Self::with_connection(Connection::open_in_memory().map_err(sql)?, table)
     }
 
-    fn with_connection(conn: Connection, table: &str) -> Result<Self, SqliteStoreError> {
-        let valid = table
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(SqliteStoreError(Inner::Table(table.to_owned())));
-        }
+    fn with_connection(
+        conn: Connection,
+        table: SqliteTable<K, V>,
+    ) -> Result<Self, SqliteStoreError> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-        conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"
-        ))
-        .map_err(sql)?;
+        if let Some(create) = &table.create {
+            conn.execute_batch(create).map_err(sql)?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
-            table: table.to_owned(),
+            table,
             latency: Duration::ZERO,
-            _types: PhantomData,
         })
     }
 
@@ -147,14 +248,15 @@ impl<K, V> SqliteStore<K, V> {
         self
     }
 
-    /// The number of rows.
+    /// The number of rows (by the table's `count` statement; the `kv` layout has one).
     pub fn len(&self) -> Result<u64, SqliteStoreError> {
+        let count = self
+            .table
+            .count
+            .as_deref()
+            .ok_or(SqliteStoreError(Inner::Count))?;
         let conn = self.conn.lock();
-        let n: i64 = conn
-            .query_row(&format!("SELECT COUNT(*) FROM {}", self.table), [], |r| {
-                r.get(0)
-            })
-            .map_err(sql)?;
+        let n: i64 = conn.query_row(count, [], |r| r.get(0)).map_err(sql)?;
         Ok(n.unsigned_abs())
     }
 
@@ -172,78 +274,67 @@ impl<K, V> SqliteStore<K, V> {
 
 impl<K, V> Store<K, V> for SqliteStore<K, V>
 where
-    K: Serialize + Send + Sync,
-    V: Serialize + DeserializeOwned + Send + Sync,
+    K: Send + Sync,
+    V: Send + Sync,
 {
     type Error = SqliteStoreError;
 
     fn load(&self, key: &K) -> Result<Option<V>, SqliteStoreError> {
         self.delay();
-        let k = encode(key).map_err(codec)?;
+        let params = self.table.key_params(key).map_err(map)?;
         let conn = self.conn.lock();
-        let mut stmt = conn
-            .prepare_cached(&format!("SELECT v FROM {} WHERE k = ?1", self.table))
-            .map_err(sql)?;
-        let bytes: Option<Vec<u8>> = stmt
-            .query_row(params![k], |r| r.get(0))
-            .optional()
-            .map_err(sql)?;
-        drop(stmt);
-        drop(conn);
-        bytes.map(|b| decode(&b).map_err(codec)).transpose()
+        let mut stmt = conn.prepare_cached(&self.table.select).map_err(sql)?;
+        let mut rows = stmt.query(params_from_iter(params.0.iter())).map_err(sql)?;
+        let Some(row) = rows.next().map_err(sql)? else {
+            return Ok(None);
+        };
+        let value = self.table.value_of(row).map_err(map)?;
+        if rows.next().map_err(sql)?.is_some() {
+            return Err(SqliteStoreError(Inner::Rows));
+        }
+        Ok(Some(value))
     }
 
     fn write(&self, key: &K, value: &V) -> Result<(), SqliteStoreError> {
         self.delay();
-        let (k, v) = (encode(key).map_err(codec)?, encode(value).map_err(codec)?);
-        let conn = self.conn.lock();
-        put(&conn, &self.table, &k, &v)
+        let params = self.table.upsert_params(key, value).map_err(map)?;
+        run(&self.conn.lock(), &self.table.upsert, &params)
     }
 
     fn delete(&self, key: &K) -> Result<(), SqliteStoreError> {
         self.delay();
-        let k = encode(key).map_err(codec)?;
-        let conn = self.conn.lock();
-        del(&conn, &self.table, &k)
+        let params = self.table.key_params(key).map_err(map)?;
+        run(&self.conn.lock(), &self.table.delete, &params)
     }
 
     /// One transaction: all of the batch or none of it.
     fn write_batch(&self, ops: &[WriteOp<K, V>]) -> Result<(), SqliteStoreError> {
         self.delay();
-        // Encode before taking the connection, so that a bad value fails the batch up front.
-        let encoded = ops
+        // Map before taking the connection, so that a bad value fails the batch up front.
+        let mapped = ops
             .iter()
             .map(|op| match op {
-                WriteOp::Put(k, v) => {
-                    Ok((encode(k).map_err(codec)?, Some(encode(v).map_err(codec)?)))
-                }
-                WriteOp::Delete(k) => Ok((encode(k).map_err(codec)?, None)),
+                WriteOp::Put(k, v) => Ok((&self.table.upsert, self.table.upsert_params(k, v)?)),
+                WriteOp::Delete(k) => Ok((&self.table.delete, self.table.key_params(k)?)),
             })
-            .collect::<Result<Vec<_>, SqliteStoreError>>()?;
+            .collect::<Result<Vec<_>, MapError>>()
+            .map_err(map)?;
         let mut conn = self.conn.lock();
         let tx = conn.transaction().map_err(sql)?;
-        for (k, v) in &encoded {
-            match v {
-                Some(v) => put(&tx, &self.table, k, v)?,
-                None => del(&tx, &self.table, k)?,
-            }
+        for (statement, params) in &mapped {
+            run(&tx, statement, params)?;
         }
         tx.commit().map_err(sql)
     }
 }
 
-fn put(conn: &Connection, table: &str, k: &[u8], v: &[u8]) -> Result<(), SqliteStoreError> {
-    conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO {table} (k, v) VALUES (?1, ?2)"
-    ))
-    .and_then(|mut s| s.execute(params![k, v]))
-    .map(drop)
-    .map_err(sql)
-}
-
-fn del(conn: &Connection, table: &str, k: &[u8]) -> Result<(), SqliteStoreError> {
-    conn.prepare_cached(&format!("DELETE FROM {table} WHERE k = ?1"))
-        .and_then(|mut s| s.execute(params![k]))
+fn run(
+    conn: &Connection,
+    statement: &str,
+    params: &Params<Sqlite>,
+) -> Result<(), SqliteStoreError> {
+    conn.prepare_cached(statement)
+        .and_then(|mut s| s.execute(params_from_iter(params.0.iter())))
         .map(drop)
         .map_err(sql)
 }
@@ -251,7 +342,7 @@ fn del(conn: &Connection, table: &str, k: &[u8]) -> Result<(), SqliteStoreError>
 impl<K, V> fmt::Debug for SqliteStore<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
-            .field("table", &self.table)
+            .field("select", &self.table.select)
             .field("latency", &self.latency)
             .finish_non_exhaustive()
     }

@@ -7,5 +7,6 @@ pub mod model;
 pub mod properties;
 pub mod runtime;
 pub mod scenarios;
+pub mod stores;
 pub mod strategies;
 pub mod trace;
