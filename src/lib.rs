@@ -39,7 +39,7 @@ pub use stats::CacheStats;
 pub use store::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, DEFAULT_RECONCILE_INTERVAL, Invalidation,
     InvalidationBus, MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore,
-    RedisStoreError,
+    RedisStoreError, ValueCodec,
 };
 pub use store::{
     DEFAULT_FILL_LEASE, DEFAULT_LEASE_WAIT, FillLease, Layered, LayeredError, LeaseStats, Leased,

@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 use stratacache::{
     Cache, CacheAside, ErrorKind, Invalidation, InvalidationBus, Layered, MemoryStore, Publishing,
-    RedisStore, Store, WriteBehind, WriteOp, WriteThrough,
+    RedisStore, Store, ValueCodec, WriteBehind, WriteOp, WriteThrough,
 };
 
 /// The server the tests use; they are compiled as ignored when it is not set.
@@ -134,14 +134,73 @@ fn store_round_trip_namespaces_and_ttl() {
     ttl.write(&1, &1).unwrap();
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut con = client.get_connection().unwrap();
-    let mut raw = ns.clone().into_bytes();
-    raw.push(b':');
-    raw.push(1); // postcard's encoding of 1u8
+    let raw = format!("{ns}:1"); // a key with a text form is named by it
     let secs: i64 = redis::cmd("TTL").arg(raw).query(&mut con).unwrap();
     assert!((1..=60).contains(&secs), "TTL {secs}");
     // SET NX: a fill does not overwrite.
     ttl.write_if_absent(&1, &2).unwrap();
     assert_eq!(ttl.load(&1).unwrap(), Some(1));
+}
+
+#[test]
+#[cfg_attr(
+    not(stratacache_redis),
+    ignore = "needs Redis: set STRATACACHE_REDIS_URL (.ci/run starts a server)"
+)]
+fn keys_are_readable_text_and_values_can_be_json() {
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct User {
+        name: String,
+        email: String,
+    }
+    let url = url();
+    let ns = namespace("readable");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let alice = User {
+        name: "Alice".into(),
+        email: "alice@example.com".into(),
+    };
+
+    // What another service (or redis-cli) sees: `users:9` holding JSON.
+    let users: RedisStore<u64, User> = RedisStore::open(&url)
+        .unwrap()
+        .with_namespace(&ns)
+        .with_codec(ValueCodec::Json);
+    users.write(&9, &alice).unwrap();
+    let raw: String = redis::cmd("GET")
+        .arg(format!("{ns}:9"))
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(raw, r#"{"name":"Alice","email":"alice@example.com"}"#);
+    // ...and what it writes there, the store reads.
+    let _: () = redis::cmd("SET")
+        .arg(format!("{ns}:10"))
+        .arg(r#"{"name":"Bob","email":"bob@example.com"}"#)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(users.load(&10).unwrap().unwrap().name, "Bob");
+    // String keys render as themselves, colons and all.
+    let by_name: RedisStore<String, u32> = RedisStore::open(&url)
+        .unwrap()
+        .with_namespace(&ns)
+        .with_codec(ValueCodec::Json);
+    by_name.write(&"a:b".into(), &7).unwrap();
+    let raw: String = redis::cmd("GET")
+        .arg(format!("{ns}:a:b"))
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(raw, "7");
+    // A key type without a text form (a tuple) still round-trips, under its binary name.
+    let pairs: RedisStore<(u32, u32), u32> = RedisStore::open(&url).unwrap().with_namespace(&ns);
+    pairs.write(&(1, 2), &3).unwrap();
+    assert_eq!(pairs.load(&(1, 2)).unwrap(), Some(3));
+    assert_eq!(pairs.load(&(2, 1)).unwrap(), None);
+    // A value the other codec wrote is an error, not a wrong value.
+    let postcard: RedisStore<u64, User> = RedisStore::open(&url).unwrap().with_namespace(&ns);
+    let e = postcard.load(&9).unwrap_err();
+    assert!(!e.is_unavailable(), "{e}");
+    assert!(e.to_string().contains("encoding"), "{e}");
 }
 
 #[test]

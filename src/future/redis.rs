@@ -93,6 +93,13 @@ impl<K, V> RedisStore<K, V> {
         self
     }
 
+    /// How values are encoded: see [`RedisStore::with_codec`](crate::RedisStore::with_codec).
+    #[must_use]
+    pub fn with_codec(mut self, codec: crate::ValueCodec) -> Self {
+        self.keys.codec = codec;
+        self
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.keys.namespace
@@ -108,7 +115,8 @@ impl<K, V> RedisStore<K, V> {
         K: Serialize,
         V: DeserializeOwned,
     {
-        Keyspace::leased(self.request(self.keys.load_or_lease(key)).await?)
+        self.keys
+            .leased(self.request(self.keys.load_or_lease(key)).await?)
     }
 
     /// Stores a fill under `lease` (see [`crate::Store::fill`]); returns whether it stored.
@@ -158,7 +166,7 @@ where
 
     fn load(&self, key: &K) -> impl Future<Output = Result<Option<V>, RedisStoreError>> + Send {
         let answer = self.request(self.keys.load(key));
-        async move { Keyspace::value(answer.await?) }
+        async move { self.keys.value(answer.await?) }
     }
 
     /// Also revokes the key's fill lease (same round trip).

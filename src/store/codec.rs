@@ -16,3 +16,41 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, postca
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
     postcard::from_bytes(bytes)
 }
+
+/// How a Redis store encodes values (feature `redis`; see
+/// [`RedisStore::with_codec`](crate::RedisStore::with_codec)).
+#[cfg(feature = "redis")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueCodec {
+    /// serde through postcard: compact and fast, readable by Rust (postcard's documented wire
+    /// format). The default.
+    #[default]
+    Postcard,
+    /// serde through JSON (`serde_json`): larger and slower, readable by `redis-cli` and by
+    /// services in any language.
+    Json,
+}
+
+#[cfg(feature = "redis")]
+impl ValueCodec {
+    pub(crate) fn encode<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        match self {
+            ValueCodec::Postcard => Ok(encode(value)?),
+            ValueCodec::Json => Ok(serde_json::to_vec(value)?),
+        }
+    }
+
+    pub(crate) fn decode<T: DeserializeOwned>(
+        self,
+        bytes: &[u8],
+    ) -> Result<T, Box<dyn std::error::Error + Send + Sync>> {
+        match self {
+            ValueCodec::Postcard => Ok(decode(bytes)?),
+            ValueCodec::Json => Ok(serde_json::from_slice(bytes)?),
+        }
+    }
+}

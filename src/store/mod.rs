@@ -6,6 +6,8 @@ pub use layered::{DEFAULT_LEASE_WAIT, Layered, LayeredError, LeaseStats};
 pub use memory::{MemoryStore, MemoryStoreError};
 
 mod codec;
+#[cfg(feature = "redis")]
+pub use codec::ValueCodec;
 pub(crate) use codec::encode;
 #[cfg(feature = "redis")]
 mod redis;
@@ -13,6 +15,8 @@ mod redis;
 mod redis_bus;
 #[cfg(feature = "redis")]
 pub(crate) mod redis_keys;
+#[cfg(feature = "redis")]
+mod text_key;
 #[cfg(feature = "redis")]
 pub use self::redis::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, MAX_RECONNECT_BACKOFF, RECONNECT_BACKOFF,

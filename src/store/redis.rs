@@ -1,7 +1,7 @@
 //! [`RedisStore`]: a [`Store`] on a Redis server, and the connection handling it shares with the
 //! invalidation bus: timeouts on connect, read and write, and reconnection with backoff.
 
-use super::codec::encode;
+use super::ValueCodec;
 use super::redis_keys::{FillAnswer, Keyspace};
 use super::{FillLease, Leased, Store, WriteOp};
 use parking_lot::Mutex;
@@ -30,7 +30,7 @@ pub struct RedisStoreError(Inner);
 #[derive(Debug)]
 enum Inner {
     Redis(RedisError),
-    Codec(postcard::Error),
+    Codec(Box<dyn std::error::Error + Send + Sync>),
     Backoff { retry_in: Duration, last: String },
 }
 
@@ -68,7 +68,7 @@ impl std::error::Error for RedisStoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.0 {
             Inner::Redis(e) => Some(e),
-            Inner::Codec(e) => Some(e),
+            Inner::Codec(e) => Some(&**e),
             Inner::Backoff { .. } => None,
         }
     }
@@ -80,8 +80,8 @@ impl From<RedisError> for RedisStoreError {
     }
 }
 
-pub(crate) fn codec(e: postcard::Error) -> RedisStoreError {
-    RedisStoreError(Inner::Codec(e))
+pub(crate) fn codec(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> RedisStoreError {
+    RedisStoreError(Inner::Codec(e.into()))
 }
 
 /// Connection settings.
@@ -213,9 +213,22 @@ impl Link {
 /// A [`Store`] on a Redis server (feature `redis`): the article's own setup, and the tier that
 /// services on many machines share.
 ///
-/// Keys are stored under `namespace:` followed by the key's serde encoding (postcard, as in
-/// `SqliteStore`); values are their encoding. With a TTL every write is `SET … EX`, so Redis
-/// expires what it holds. `write_batch` is one pipeline in a `MULTI`/`EXEC` transaction.
+/// # Layout
+///
+/// What a store keeps in Redis, readable with `redis-cli` and shareable with services in any
+/// language:
+///
+/// | what | Redis key | Redis value |
+/// |---|---|---|
+/// | the value of a key with a text form (integers, strings, `bool`, `char`, newtypes of them) | `namespace:text` (user 9 in namespace `users`: `users:9`) | the value by the store's [`ValueCodec`]: postcard (default) or JSON |
+/// | the value of any other key (structs, tuples, enums) | `namespace:` then the key's postcard bytes | the same |
+/// | a fill lease | `namespace` NUL `lease:` and the key's part of the name | the lease token |
+/// | the lease counter | `namespace` NUL `lease-counter` | an integer |
+///
+/// With a TTL every write is `SET … EX`, so Redis expires what it holds. `write_batch` is one
+/// pipeline in a `MULTI`/`EXEC` transaction. (Before this layout, keys were always postcard
+/// bytes: a namespace written by an older version reads as empty, which a cache tier
+/// tolerates.)
 ///
 /// Every call has a connect timeout and read and write timeouts (default 1 s each), so a dead or
 /// stalled server gives an error promptly. A broken connection is remade on the next call;
@@ -286,6 +299,15 @@ impl<K, V> RedisStore<K, V> {
         self
     }
 
+    /// How values are encoded (default [`ValueCodec::Postcard`]; [`ValueCodec::Json`] for data
+    /// that `redis-cli` and other languages read). Every process sharing a namespace must use
+    /// the same codec: a value another codec wrote is a decoding error, never a wrong value.
+    #[must_use]
+    pub fn with_codec(mut self, codec: ValueCodec) -> Self {
+        self.keys.codec = codec;
+        self
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.keys.namespace
@@ -311,7 +333,7 @@ impl<K, V> RedisStore<K, V> {
         K: Serialize,
         V: Serialize,
     {
-        let (k, v) = (self.keys.key(key)?, encode(value).map_err(codec)?);
+        let (k, v) = (self.keys.key(key)?, self.keys.encode(value)?);
         let mut cmd = redis::cmd("SET");
         cmd.arg(k).arg(v).arg("NX");
         if let Some(s) = self.keys.ttl_secs() {
@@ -334,7 +356,7 @@ where
     type Error = RedisStoreError;
 
     fn load(&self, key: &K) -> Result<Option<V>, RedisStoreError> {
-        Keyspace::value(self.send(&self.keys.load(key)?)?)
+        self.keys.value(self.send(&self.keys.load(key)?)?)
     }
 
     /// Also revokes the key's fill lease (same round trip).
@@ -354,7 +376,7 @@ where
 
     /// One round trip (a script): the value, or the key's fill lease.
     fn load_or_lease(&self, key: &K) -> Result<Leased<V>, RedisStoreError> {
-        Keyspace::leased(self.send(&self.keys.load_or_lease(key)?)?)
+        self.keys.leased(self.send(&self.keys.load_or_lease(key)?)?)
     }
 
     /// Deletes the key's lease if it is still `lease` (a script).

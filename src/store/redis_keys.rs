@@ -4,8 +4,10 @@
 //! differ in how they send it (a pooled blocking connection, or a multiplexed async one).
 
 use super::DEFAULT_FILL_LEASE;
-use super::codec::{decode, encode};
+use super::ValueCodec;
+use super::codec::encode;
 use super::redis::{RedisStoreError, codec};
+use super::text_key::text_key;
 use super::{FillLease, Leased, WriteOp};
 use redis::Pipeline;
 use serde::Serialize;
@@ -50,6 +52,7 @@ pub(crate) struct Keyspace {
     pub(crate) namespace: String,
     pub(crate) ttl: Option<Duration>,
     pub(crate) lease: Duration,
+    pub(crate) codec: ValueCodec,
 }
 
 /// The answer to [`Keyspace::load`].
@@ -65,18 +68,28 @@ impl Default for Keyspace {
             namespace: "stratacache".into(),
             ttl: None,
             lease: DEFAULT_FILL_LEASE,
+            codec: ValueCodec::Postcard,
         }
     }
 }
 
 impl Keyspace {
-    /// `namespace:` followed by the key's encoding.
+    /// `namespace:` followed by the key's text form (`users:9`, `users:alice`) if its type has
+    /// one (integers, strings, `bool`, `char`, newtypes of them), else by its postcard bytes.
     pub(crate) fn key<K: Serialize>(&self, key: &K) -> Result<Vec<u8>, RedisStoreError> {
         let mut k = Vec::with_capacity(self.namespace.len() + 9);
         k.extend_from_slice(self.namespace.as_bytes());
         k.push(b':');
-        k.extend_from_slice(&encode(key).map_err(codec)?);
+        match text_key(key) {
+            Some(text) => k.extend_from_slice(text.as_bytes()),
+            None => k.extend_from_slice(&encode(key).map_err(codec)?),
+        }
         Ok(k)
+    }
+
+    /// A value's encoding, by the store's codec.
+    pub(crate) fn encode<V: Serialize>(&self, value: &V) -> Result<Vec<u8>, RedisStoreError> {
+        self.codec.encode(value).map_err(codec)
     }
 
     /// Where the fill lease of the value key `k` lives: the namespace, a NUL (which no value key
@@ -109,9 +122,12 @@ impl Keyspace {
 
     /// The value a [`load`](Self::load) found.
     pub(crate) fn value<V: DeserializeOwned>(
+        &self,
         (bytes,): LoadAnswer,
     ) -> Result<Option<V>, RedisStoreError> {
-        bytes.map(|b| decode(&b).map_err(codec)).transpose()
+        bytes
+            .map(|b| self.codec.decode(&b).map_err(codec))
+            .transpose()
     }
 
     /// Adds a write of `k` to `pipe`: revoke the key's fill lease, then set the value. In this
@@ -137,7 +153,7 @@ impl Keyspace {
         value: &V,
     ) -> Result<Pipeline, RedisStoreError> {
         let mut pipe = redis::pipe();
-        self.queue_set(&mut pipe, self.key(key)?, encode(value).map_err(codec)?);
+        self.queue_set(&mut pipe, self.key(key)?, self.encode(value)?);
         Ok(pipe)
     }
 
@@ -158,7 +174,7 @@ impl Keyspace {
         for op in ops {
             match op {
                 WriteOp::Put(k, v) => {
-                    self.queue_set(&mut pipe, self.key(k)?, encode(v).map_err(codec)?);
+                    self.queue_set(&mut pipe, self.key(k)?, self.encode(v)?);
                 }
                 WriteOp::Delete(k) => self.queue_del(&mut pipe, self.key(k)?),
             }
@@ -182,17 +198,18 @@ impl Keyspace {
 
     /// What a [`load_or_lease`](Self::load_or_lease) found.
     pub(crate) fn leased<V: DeserializeOwned>(
+        &self,
         ((found, bytes),): LeaseAnswer,
     ) -> Result<Leased<V>, RedisStoreError> {
         match found {
-            1 => return decode(&bytes).map_err(codec).map(Leased::Hit),
+            1 => return self.codec.decode(&bytes).map_err(codec).map(Leased::Hit),
             2 => return Ok(Leased::Held),
             _ => {}
         }
         let token = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|t| t.parse().ok())
-            .ok_or_else(|| codec(postcard::Error::DeserializeBadEncoding))?;
+            .ok_or_else(|| codec("a lease token that is not a number"))?;
         Ok(Leased::Miss(Some(FillLease::new(token))))
     }
 
@@ -219,7 +236,7 @@ impl Keyspace {
         value: &V,
         lease: FillLease,
     ) -> Result<Pipeline, RedisStoreError> {
-        let (k, v) = (self.key(key)?, encode(value).map_err(codec)?);
+        let (k, v) = (self.key(key)?, self.encode(value)?);
         let mut pipe = redis::pipe();
         pipe.cmd("EVAL")
             .arg(FILL)
