@@ -60,6 +60,11 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
     pub(crate) listener: Option<crate::listener::Listener<K, V>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) hasher: S,
+    pub(crate) name: Option<Arc<str>>,
+    /// Publishes a named cache's counters (feature `metrics`), instantiated where `name` had
+    /// the bounds that needs.
+    #[cfg(feature = "metrics")]
+    pub(crate) register: Option<crate::cache::Register<K, V>>,
     _types: PhantomData<fn(K, V)>,
 }
 
@@ -76,6 +81,9 @@ impl<K, V> CacheBuilder<K, V, DefaultHashBuilder> {
             listener: None,
             clock: Arc::new(RealClock),
             hasher: DefaultHashBuilder::default(),
+            name: None,
+            #[cfg(feature = "metrics")]
+            register: None,
             _types: PhantomData,
         }
     }
@@ -201,6 +209,32 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
+    /// The cache's name, for its metrics (the `cache` label, feature `metrics`: see
+    /// [`publish_metrics`](crate::publish_metrics)) and its policies' tracing spans (feature
+    /// `tracing`). Unnamed caches publish no metrics. Give each live cache its own name: two
+    /// caches of one name publish over each other's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cache: stratacache::Cache<u64, String> =
+    ///     stratacache::Cache::builder().max_capacity(1_000).name("users").build()?;
+    /// assert_eq!(cache.name(), Some("users"));
+    /// # Ok::<(), stratacache::BuildError>(())
+    /// ```
+    pub fn name(mut self, name: &str) -> Self
+    where
+        K: Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        self.name = Some(name.into());
+        #[cfg(feature = "metrics")]
+        {
+            self.register = Some(crate::cache::register::<K, V>);
+        }
+        self
+    }
+
     /// The hasher for keys. The default is seeded randomly per process, so keys chosen by an
     /// attacker cannot be made to collide; a fixed-seed hasher gives that up.
     pub fn hasher<S2>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
@@ -215,6 +249,9 @@ impl<K, V, S> CacheBuilder<K, V, S> {
             listener: self.listener,
             clock: self.clock,
             hasher,
+            name: self.name,
+            #[cfg(feature = "metrics")]
+            register: self.register,
             _types: PhantomData,
         }
     }
@@ -309,6 +346,7 @@ impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
             .field("promotion", &self.promotion)
             .field("weigher", &self.weigher.is_some())
             .field("eviction_listener", &self.listener.is_some())
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }

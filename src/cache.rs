@@ -44,7 +44,8 @@ use std::time::{Duration, Instant};
 /// assert_eq!(cache.len(), 2);
 /// ```
 pub struct Cache<K, V, S = DefaultHashBuilder> {
-    shards: Box<[Shard<K, V>]>,
+    /// Shared only with the metrics thread (feature `metrics`), which holds it weakly.
+    shards: Arc<[Shard<K, V>]>,
     /// A hash selects shard `(hash >> shard_shift) & shard_mask`: bits just below the seven top
     /// bits that hashbrown keeps for its control bytes, so both stay independent.
     shard_shift: u32,
@@ -56,6 +57,7 @@ pub struct Cache<K, V, S = DefaultHashBuilder> {
     listener: Option<Listener<K, V>>,
     clock: Arc<dyn Clock>,
     origin: Instant,
+    name: Option<Arc<str>>,
 }
 
 impl<K: Hash + Eq, V: Clone> Cache<K, V, DefaultHashBuilder> {
@@ -116,8 +118,13 @@ impl<K, V, S> Cache<K, V, S> {
             .collect();
         let bits = shards.trailing_zeros();
         let origin = b.clock.now();
+        let shard_arc: Arc<[Shard<K, V>]> = shard_vec.into();
+        #[cfg(feature = "metrics")]
+        if let (Some(register), Some(name)) = (b.register, &b.name) {
+            register(Arc::clone(name), Arc::downgrade(&shard_arc));
+        }
         Cache {
-            shards: shard_vec.into_boxed_slice(),
+            shards: shard_arc,
             shard_shift: 57 - bits,
             shard_mask: shards - 1,
             hasher: b.hasher,
@@ -127,6 +134,7 @@ impl<K, V, S> Cache<K, V, S> {
             listener: b.listener,
             clock: b.clock,
             origin,
+            name: b.name,
         }
     }
 
@@ -134,6 +142,16 @@ impl<K, V, S> Cache<K, V, S> {
     #[must_use]
     pub fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// The name given by [`CacheBuilder::name`](crate::CacheBuilder::name), if any.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn name_arc(&self) -> Option<&Arc<str>> {
+        self.name.as_ref()
     }
 
     /// The number of shards.
@@ -170,11 +188,7 @@ impl<K, V, S> Cache<K, V, S> {
     /// The counters, summed over the shards.
     #[must_use]
     pub fn stats(&self) -> CacheStats {
-        let mut total = CacheStats::default();
-        for s in self.shards.iter() {
-            total.add(&s.stats());
-        }
-        total
+        totals(&self.shards)
     }
 
     #[inline]
@@ -228,7 +242,7 @@ where
     S: BuildHasher,
 {
     #[inline]
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -807,12 +821,71 @@ impl<K, V: Clone> Drop for Lead<'_, K, V> {
     }
 }
 
+/// The counters of `shards`, summed.
+fn totals<K, V>(shards: &[Shard<K, V>]) -> CacheStats {
+    let mut total = CacheStats::default();
+    for s in shards {
+        total.add(&s.stats());
+    }
+    total
+}
+
+/// Registers a named cache's shards with the metrics thread (feature `metrics`).
+#[cfg(feature = "metrics")]
+pub(crate) type Register<K, V> = fn(Arc<str>, std::sync::Weak<[Shard<K, V>]>);
+
+#[cfg(feature = "metrics")]
+pub(crate) fn register<K, V>(name: Arc<str>, shards: std::sync::Weak<[Shard<K, V>]>)
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    use crate::telemetry::{counter, gauge};
+    crate::telemetry::register(move || {
+        let Some(shards) = shards.upgrade() else {
+            return false;
+        };
+        let s = totals(&shards);
+        let (len, weight) = shards.iter().fold((0, 0), |(n, w), s| {
+            let s = s.read();
+            (n + s.len(), w + s.weight())
+        });
+        let cache = || ("cache", name.to_string());
+        let with = |k: &'static str, v: &str| [cache(), (k, v.to_owned())];
+        counter(
+            "stratacache_cache_requests_total",
+            &with("result", "hit"),
+            s.hits,
+        );
+        counter(
+            "stratacache_cache_requests_total",
+            &with("result", "miss"),
+            s.misses,
+        );
+        counter("stratacache_cache_inserts_total", &[cache()], s.inserts);
+        counter(
+            "stratacache_cache_removals_total",
+            &with("cause", "evicted"),
+            s.evictions,
+        );
+        counter(
+            "stratacache_cache_removals_total",
+            &with("cause", "expired"),
+            s.expirations,
+        );
+        gauge("stratacache_cache_entries", &[cache()], len as f64);
+        gauge("stratacache_cache_weighted_size", &[cache()], weight as f64);
+        true
+    });
+}
+
 impl<K, V, S> fmt::Debug for Cache<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
             .field("capacity", &self.capacity)
             .field("shards", &self.shards.len())
             .field("time_to_live", &self.ttl)
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }

@@ -20,6 +20,7 @@ mod shard;
 mod stats;
 mod store;
 mod sync;
+mod telemetry;
 
 pub use admission::{Admission, Promotion};
 pub use builder::{BuildError, CacheBuilder, MAX_SHARDS, MIN_SHARD_CAPACITY, SHARDS_PER_CORE};
@@ -53,3 +54,5 @@ pub use store::{
 pub use store::{Driver, MapError, Params, Table};
 #[cfg(feature = "sqlite")]
 pub use store::{Sqlite, SqliteStore, SqliteStoreError, SqliteTable};
+#[cfg(feature = "metrics")]
+pub use telemetry::{METRICS_INTERVAL, publish_metrics};

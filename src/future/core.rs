@@ -9,6 +9,7 @@ use crate::flight::Outcome;
 use crate::policy::core::{LoadResult, PolicyCore, ReadStep, Written, settle};
 use crate::policy::key_locks::KeyLock;
 use crate::policy::{ErrorKind, PolicyError, PolicyOptions};
+use crate::telemetry::Op;
 use std::future::{Future, poll_fn};
 use std::hash::Hash;
 use std::ops::Deref;
@@ -82,7 +83,7 @@ where
 {
     pub(crate) fn new(cache: Cache<K, V>, store: S, options: &PolicyOptions) -> Self {
         AsyncCore {
-            core: Arc::new(PolicyCore::new(cache, options)),
+            core: PolicyCore::shared(cache, options),
             store,
         }
     }
@@ -136,15 +137,17 @@ where
     /// One load from the store; a panic becomes an error, and with a timeout a late answer is
     /// dropped (its future with it) on the runtime's timer.
     async fn load(&self, key: &K) -> LoadResult<V> {
-        let call = catch_unwind(self.store.load(key));
-        let answer = match self.timeout {
-            None => call.await,
+        let probe = self.probe(Op::Load, Some(key), 1);
+        let call = catch_unwind(probe.instrument(self.store.load(key)));
+        let result = match self.timeout {
+            None => settle(call.await),
             Some(limit) => match tokio::time::timeout(limit, call).await {
-                Ok(answer) => answer,
-                Err(_) => return Err(PolicyError::timeout(limit)),
+                Ok(answer) => settle(answer),
+                Err(_) => Err(PolicyError::timeout(limit)),
             },
         };
-        settle(answer)
+        probe.end(&result, |v| Some(v.is_some()));
+        result
     }
 
     /// One store write under the key's writer lock, then the cache's part of `write`
@@ -177,13 +180,19 @@ where
         let (tx, rx) = tokio::sync::oneshot::channel();
         let core = self.clone();
         let landing_key = key.clone();
+        let kind = match op {
+            WriteOp::Put(..) => Op::Write,
+            WriteOp::Delete(_) => Op::Delete,
+        };
+        let probe = self.probe(kind, Some(&key), 1);
+        let scope = probe.clone();
         tokio::spawn(async move {
-            let answer = catch_unwind(async {
+            let answer = catch_unwind(scope.instrument(async {
                 match &op {
                     WriteOp::Put(k, v) => core.store.write(k, v).await,
                     WriteOp::Delete(k) => core.store.delete(k).await,
                 }
-            })
+            }))
             .await;
             // If the caller is gone, the landing comes back here and its drop does the rest.
             let _ = tx.send(Landing {
@@ -216,6 +225,7 @@ where
                 None,
             ),
         };
+        probe.end(&r, |_| None);
         self.settle_write(&key, write, &r);
         drop(lock);
         r

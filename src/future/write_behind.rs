@@ -7,6 +7,7 @@ use crate::policy::core::settle;
 use crate::policy::write_behind::WriteBehindCore;
 use crate::policy::write_queue::{Batch, Next};
 use crate::sync::Mutex;
+use crate::telemetry::Op;
 use crate::{BuildError, Cache, ErrorKind, PolicyError, WriteBehindStats};
 use std::fmt;
 use std::hash::Hash;
@@ -47,6 +48,12 @@ where
             wake: Notify::new(),
             progress: Notify::new(),
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::register_write_behind(
+            shared.wb.core.cache.name_arc(),
+            Arc::downgrade(&shared),
+            |s| s.wb.stats(),
+        );
         let flusher = runtime.spawn(shared.clone().run());
         Ok(WriteBehind {
             flusher: Arc::new(Flusher {
@@ -421,7 +428,11 @@ where
         let wb = &self.wb;
         let mut retries = wb.retries();
         let result = loop {
-            match settle(catch_unwind(wb.core.store.write_batch(&batch.ops)).await) {
+            let probe = wb.core.probe(Op::Batch, None, batch.ops.len());
+            let r =
+                settle(catch_unwind(probe.instrument(wb.core.store.write_batch(&batch.ops))).await);
+            probe.end(&r, |_| None);
+            match r {
                 Ok(()) => break Ok(()),
                 Err(e) => match retries.next_wait() {
                     Some(wait) => tokio::time::sleep(wait).await,

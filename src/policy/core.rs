@@ -14,6 +14,7 @@ use super::{ErrorKind, PolicyError};
 use crate::Cache;
 use crate::flight::Signal;
 use crate::sync::Mutex;
+use crate::telemetry::{Op, Probe, probe};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::panic::{self, AssertUnwindSafe};
@@ -83,6 +84,35 @@ where
     }
 
     /// The counters of refresh-ahead and early refresh (all zero without them).
+    /// A new core, shared by its front end, whose refresh counters a named cache publishes
+    /// (feature `metrics`).
+    pub(crate) fn shared(cache: Cache<K, V>, options: &PolicyOptions) -> Arc<Self> {
+        let core = Arc::new(Self::new(cache, options));
+        #[cfg(feature = "metrics")]
+        if core.refresh.is_some() {
+            crate::telemetry::register_refresh(
+                core.cache.name_arc(),
+                Arc::downgrade(&core),
+                Self::refresh_stats,
+            );
+        }
+        core
+    }
+
+    /// Starts observing a store call on `key` (or a batch of `len` writes): see
+    /// [`telemetry`](crate::telemetry).
+    #[inline]
+    pub(crate) fn probe(&self, op: Op, key: Option<&K>, len: usize) -> Probe {
+        #[cfg(feature = "tracing")]
+        let hash = key.map(|k| self.cache.hash(k));
+        #[cfg(not(feature = "tracing"))]
+        let hash = {
+            let _ = key;
+            None
+        };
+        probe(self.cache.name_arc(), op, hash, len)
+    }
+
     pub(crate) fn refresh_stats(&self) -> RefreshStats {
         self.refresh
             .as_ref()

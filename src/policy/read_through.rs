@@ -7,6 +7,7 @@ use super::key_locks::KeyLock;
 use super::options::PolicyOptions;
 use super::store_calls::{Helpers, Overdue};
 use crate::flight::Outcome;
+use crate::telemetry::Op;
 use crate::{Cache, Store};
 use std::hash::Hash;
 use std::ops::Deref;
@@ -40,7 +41,7 @@ where
 {
     pub(crate) fn new(cache: Cache<K, V>, store: S, options: &PolicyOptions) -> Self {
         ReadThrough {
-            core: Arc::new(PolicyCore::new(cache, options)),
+            core: PolicyCore::shared(cache, options),
             store,
             helpers: Helpers::new(options.max_store_threads),
             refreshers: Helpers::new(options.max_store_threads),
@@ -74,7 +75,7 @@ where
                     }
                     let (policy, k) = (self.clone(), key.clone());
                     let reload = move || {
-                        let result = policy.call(move |s: &S| s.load(&k));
+                        let result = policy.load(k);
                         lead.publish(result, true);
                     };
                     // If no thread is free, the lead is dropped with the job: abandoned.
@@ -94,13 +95,21 @@ where
                         lead.publish(Ok(p.clone()), false);
                         return Ok(p);
                     }
-                    let k = key.clone();
-                    let result = self.call(move |s: &S| s.load(&k));
+                    let result = self.load(key.clone());
                     lead.publish(result.clone(), true);
                     return result;
                 }
             }
         }
+    }
+
+    /// Loads `key` from the store (through [`call`](Self::call)), observed.
+    fn load(self: &Arc<Self>, key: K) -> LoadResult<V> {
+        let probe = self.probe(Op::Load, Some(&key), 1);
+        let scope = probe.clone();
+        let result = self.call(move |s: &S| scope.in_scope(|| s.load(&key)));
+        probe.end(&result, |v| Some(v.is_some()));
+        result
     }
 
     /// Calls the store; a panic becomes [`ErrorKind::Panicked`](super::ErrorKind::Panicked).
@@ -137,10 +146,17 @@ where
     pub(crate) fn write(
         self: &Arc<Self>,
         key: &K,
+        kind: Op,
         op: impl FnOnce(&S, &K) -> Result<(), S::Error> + Send + 'static,
         write: Written<V>,
     ) -> Result<(), PolicyError> {
-        let then = |core: &Self, r: &Result<(), PolicyError>| core.settle_write(key, write, r);
+        let probe = self.probe(kind, Some(key), 1);
+        let scope = probe.clone();
+        let op = move |s: &S, k: &K| scope.in_scope(|| op(s, k));
+        let then = |core: &Self, r: &Result<(), PolicyError>| {
+            probe.end(r, |_| None);
+            core.settle_write(key, write, r);
+        };
         let Some(limit) = self.timeout else {
             let _writer = self.writer(key);
             let r = settle(panic::catch_unwind(AssertUnwindSafe(|| {

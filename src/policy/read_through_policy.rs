@@ -5,6 +5,7 @@
 use super::PolicyError;
 use super::mode::{self, WriteMode};
 use super::read_through::ReadThrough;
+use crate::telemetry::Op;
 use crate::{Cache, CacheStats, PolicyOptions, Store};
 use std::fmt;
 use std::hash::Hash;
@@ -94,6 +95,7 @@ where
         let v = value.clone();
         self.core.write(
             &key,
+            Op::Write,
             move |s: &S, k: &K| s.write(k, &v),
             mode::put::<M, V>(value),
         )
@@ -105,8 +107,12 @@ where
     ///
     /// As [`put`](Self::put).
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
-        self.core
-            .write(key, |s: &S, k: &K| s.delete(k), mode::delete::<M, V>())
+        self.core.write(
+            key,
+            Op::Delete,
+            |s: &S, k: &K| s.delete(k),
+            mode::delete::<M, V>(),
+        )
     }
 
     /// Drops the cached copy only (for example when another process changed the store); a load

@@ -10,6 +10,7 @@ use super::{ErrorKind, PolicyError, PolicyOptions};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{Condvar, Mutex};
+use crate::telemetry::Op;
 use crate::{BuildError, Cache, Store, WriteOp};
 use std::fmt;
 use std::hash::Hash;
@@ -347,6 +348,12 @@ where
             wake: Condvar::new(),
             progress: Condvar::new(),
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::register_write_behind(
+            shared.wb.core.cache.name_arc(),
+            Arc::downgrade(&shared),
+            |s| s.wb.stats(),
+        );
         let s = shared.clone();
         let flusher = thread::Builder::new()
             .name("stratacache-write-behind".into())
@@ -958,8 +965,13 @@ where
         let wb = &self.wb;
         let mut retries = wb.retries();
         let result = loop {
-            let r = panic::catch_unwind(AssertUnwindSafe(|| wb.core.store.write_batch(&batch.ops)));
-            match settle(r) {
+            let probe = wb.core.probe(Op::Batch, None, batch.ops.len());
+            let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                probe.in_scope(|| wb.core.store.write_batch(&batch.ops))
+            }));
+            let r = settle(r);
+            probe.end(&r, |_| None);
+            match r {
                 Ok(()) => break Ok(()),
                 Err(e) => match retries.next_wait() {
                     Some(wait) => thread::sleep(wait),

@@ -196,6 +196,21 @@ where
             reconcile: AtomicU64::new(nanos(DEFAULT_RECONCILE_INTERVAL)),
             lose_one_in: AtomicU64::new(0),
         });
+        #[cfg(feature = "metrics")]
+        {
+            let (weak, namespace) = (Arc::downgrade(&shared), namespace.to_owned());
+            crate::telemetry::register(move || {
+                let Some(shared) = weak.upgrade() else {
+                    return false;
+                };
+                let ns = [("namespace", namespace.clone())];
+                let resets = shared.resets.load(Ordering::Relaxed);
+                crate::telemetry::counter("stratacache_bus_resets_total", &ns, resets);
+                let lost = shared.lost.load(Ordering::Relaxed);
+                crate::telemetry::counter("stratacache_bus_lost_total", &ns, lost);
+                true
+            });
+        }
         let keys = Arc::new(BusKeys::new(namespace));
         let (l, s, k) = (link.clone(), shared.clone(), keys.clone());
         let subscriber = thread::Builder::new()
