@@ -90,21 +90,39 @@ pub(crate) struct Probe {
     op: Op,
 }
 
-/// Starts observing a store call of the cache named `cache`, on the key with hash `key_hash`
-/// (none for a batch, which gives its length instead).
+/// Starts observing a store call of the cache named `cache`, on the key whose hash `key_hash`
+/// gives (none for a batch, which gives its length instead). The key is hashed only for a span
+/// that a subscriber collects.
 #[inline]
-pub(crate) fn probe(cache: Option<&Arc<str>>, op: Op, key_hash: Option<u64>, len: usize) -> Probe {
-    let _ = (cache, key_hash, len);
-    Probe {
-        #[cfg(feature = "tracing")]
-        span: tracing::debug_span!(
+pub(crate) fn probe(
+    cache: Option<&Arc<str>>,
+    op: Op,
+    key_hash: impl FnOnce() -> Option<u64>,
+    len: usize,
+) -> Probe {
+    let _ = (cache, len);
+    #[cfg(feature = "tracing")]
+    let span = {
+        let span = tracing::debug_span!(
             "stratacache.store",
             cache = cache.map(|c| &**c),
             op = op.name(),
-            key_hash,
+            key_hash = tracing::field::Empty,
             len,
             outcome = tracing::field::Empty,
-        ),
+        );
+        if !span.is_disabled() {
+            if let Some(h) = key_hash() {
+                span.record("key_hash", h);
+            }
+        }
+        span
+    };
+    #[cfg(not(feature = "tracing"))]
+    let _ = key_hash;
+    Probe {
+        #[cfg(feature = "tracing")]
+        span,
         #[cfg(feature = "metrics")]
         start: Instant::now(),
         #[cfg(feature = "metrics")]

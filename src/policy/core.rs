@@ -103,14 +103,12 @@ where
     /// [`telemetry`](crate::telemetry).
     #[inline]
     pub(crate) fn probe(&self, op: Op, key: Option<&K>, len: usize) -> Probe {
-        #[cfg(feature = "tracing")]
-        let hash = key.map(|k| self.cache.hash(k));
-        #[cfg(not(feature = "tracing"))]
-        let hash = {
-            let _ = key;
-            None
-        };
-        probe(self.cache.name_arc(), op, hash, len)
+        probe(
+            self.cache.name_arc(),
+            op,
+            || key.map(|k| self.cache.hash(k)),
+            len,
+        )
     }
 
     pub(crate) fn refresh_stats(&self) -> RefreshStats {
