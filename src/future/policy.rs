@@ -99,6 +99,22 @@ where
     /// # Errors
     ///
     /// The store's error, a caught panic, or a timeout; the cache is not filled then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, CacheAside};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let db = MemoryStore::new();
+    /// db.write(&7, &"ada")?;
+    /// let users = CacheAside::new(Cache::new(100), Blocking::new(db));
+    /// assert_eq!(users.get(&7).await?, Some("ada")); // a miss: loaded, then cached
+    /// assert_eq!(users.get(&7).await?, Some("ada")); // a hit
+    /// assert_eq!(users.store().inner().loads(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
         self.core.get(key, |_| None).await
     }
@@ -112,6 +128,20 @@ where
     /// The store's error (write-through: the cache is unchanged; cache-aside: the copy is
     /// dropped anyway), or a timeout (the copy is dropped, and dropped again when the write
     /// lands).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, WriteThrough};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let users = WriteThrough::new(Cache::new(100), Blocking::new(MemoryStore::new()));
+    /// users.put(7, "ada").await?;
+    /// assert_eq!(users.store().inner().load(&7)?, Some("ada"));
+    /// assert_eq!(users.cache().get(&7), Some("ada"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
         let written = mode::put::<M, V>(value.clone());
         self.core.write(WriteOp::Put(key, value), written).await
@@ -122,6 +152,21 @@ where
     /// # Errors
     ///
     /// As [`put`](Self::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, WriteThrough};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let users = WriteThrough::new(Cache::new(100), Blocking::new(MemoryStore::new()));
+    /// users.put(7, "ada").await?;
+    /// users.delete(&7).await?;
+    /// assert_eq!(users.get(&7).await?, None);
+    /// assert_eq!(users.store().inner().load(&7)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn delete(&self, key: &K) -> Result<(), PolicyError> {
         self.core
             .write(WriteOp::Delete(key.clone()), mode::delete::<M, V>())

@@ -161,6 +161,20 @@ where
     /// # Errors
     ///
     /// When the store has to be asked: its error, a caught panic, or a timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, WriteBehind};
+    /// use stratacache::{Cache, MemoryStore};
+    /// let policy = WriteBehind::builder(Cache::new(100), Blocking::new(MemoryStore::new())).build()?;
+    /// policy.put(2, "two").await?;
+    /// assert_eq!(policy.get(&2).await?, Some("two")); // not flushed yet, already visible
+    /// assert_eq!(policy.get(&3).await?, None); // loaded: absent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
         let wb = &self.shared.wb;
         wb.core.get(key, |k| wb.pending(k)).await
@@ -172,6 +186,20 @@ where
     ///
     /// [`ErrorKind::QueueFull`] with `WhenFull::Error` (the cache is unchanged), or
     /// [`ErrorKind::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, WriteBehind};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let policy = WriteBehind::builder(Cache::new(100), Blocking::new(MemoryStore::new())).build()?;
+    /// policy.put(7, "ada").await?; // in the cache now, in the store after the next batch
+    /// policy.flush().await?;
+    /// assert_eq!(policy.store().inner().load(&7)?, Some("ada"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
         self.write(key, Some(value)).await
     }
@@ -181,6 +209,23 @@ where
     /// # Errors
     ///
     /// As [`put`](Self::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, WriteBehind};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let db = MemoryStore::new();
+    /// db.write(&7, &"ada")?;
+    /// let policy = WriteBehind::builder(Cache::new(100), Blocking::new(db)).build()?;
+    /// policy.delete(&7).await?;
+    /// assert_eq!(policy.get(&7).await?, None);
+    /// policy.flush().await?;
+    /// assert_eq!(policy.store().inner().load(&7)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn delete(&self, key: &K) -> Result<(), PolicyError> {
         self.write(key.clone(), None).await
     }
@@ -274,6 +319,23 @@ where
     /// # Errors
     ///
     /// [`ErrorKind::WriteFailed`] if writes failed for good while it waited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// use stratacache::future::{Blocking, WriteBehind};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let policy = WriteBehind::builder(Cache::new(100), Blocking::new(MemoryStore::new()))
+    ///     .flush_interval(Duration::from_secs(3600))
+    ///     .build()?;
+    /// policy.put(1, 10).await?;
+    /// policy.flush().await?; // in the store when it returns
+    /// assert_eq!(policy.store().inner().load(&1)?, Some(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn flush(&self) -> Result<(), PolicyError> {
         self.shared.flush().await
     }
@@ -283,6 +345,22 @@ where
     /// # Errors
     ///
     /// As [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use stratacache::future::{Blocking, WriteBehind};
+    /// use stratacache::{Cache, MemoryStore, Store};
+    /// let db = Arc::new(MemoryStore::new());
+    /// let policy = WriteBehind::builder(Cache::new(100), Blocking::new(Arc::clone(&db))).build()?;
+    /// policy.put(1, 10).await?;
+    /// policy.shutdown().await?; // flushes, then stops the flusher task
+    /// assert_eq!(db.load(&1)?, Some(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn shutdown(self) -> Result<(), PolicyError> {
         self.close().await
     }
@@ -295,6 +373,21 @@ where
     /// # Errors
     ///
     /// [`ErrorKind::WriteFailed`] if writes failed for good while it waited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use stratacache::future::{Blocking, WriteBehind};
+    /// use stratacache::{Cache, ErrorKind, MemoryStore};
+    /// let policy = WriteBehind::builder(Cache::new(100), Blocking::new(MemoryStore::new())).build()?;
+    /// let handler = policy.clone(); // clones share the queue
+    /// policy.put(1, 10).await?;
+    /// policy.close().await?; // flushes; every clone is closed
+    /// assert_eq!(handler.put(2, 20).await.unwrap_err().kind(), ErrorKind::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn close(&self) -> Result<(), PolicyError> {
         let Some(handle) = self.flusher.handle.lock().take() else {
             return Ok(());

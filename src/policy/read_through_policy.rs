@@ -54,6 +54,20 @@ where
     /// # Errors
     ///
     /// The store's error, a caught panic, or a timeout; the cache is not filled then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, CacheAside, MemoryStore, Store};
+    /// let db = MemoryStore::new();
+    /// db.write(&7, &"ada")?;
+    /// let users = CacheAside::new(Cache::new(100), db);
+    /// assert_eq!(users.get(&7)?, Some("ada")); // a miss: loaded from the store, then cached
+    /// assert_eq!(users.get(&7)?, Some("ada")); // a hit
+    /// assert_eq!(users.get(&8)?, None); // absent from the store too
+    /// assert_eq!(users.store().loads(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
         self.core.get(key, |_| None)
     }
@@ -91,6 +105,21 @@ where
     /// land: it keeps the key's writer lock until it does (later writes of the key wait for it)
     /// and drops the cached copy when it lands (see
     /// [`PolicyOptions::timeout`](crate::PolicyOptions::timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, CacheAside, MemoryStore, Store, WriteThrough};
+    /// let through = WriteThrough::new(Cache::new(100), MemoryStore::new());
+    /// through.put(7, "ada")?;
+    /// assert_eq!(through.store().load(&7)?, Some("ada"));
+    /// assert_eq!(through.cache().get(&7), Some("ada")); // write-through caches the value
+    /// let aside = CacheAside::new(Cache::new(100), MemoryStore::new());
+    /// aside.put(7, "ada")?;
+    /// assert_eq!(aside.cache().get(&7), None); // cache-aside drops the copy; the next get loads
+    /// assert_eq!(aside.get(&7)?, Some("ada"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
         let v = value.clone();
         self.core.write(
@@ -106,6 +135,18 @@ where
     /// # Errors
     ///
     /// As [`put`](Self::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, MemoryStore, Store, WriteThrough};
+    /// let users = WriteThrough::new(Cache::new(100), MemoryStore::new());
+    /// users.put(7, "ada")?;
+    /// users.delete(&7)?;
+    /// assert_eq!(users.get(&7)?, None);
+    /// assert_eq!(users.store().load(&7)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
         self.core.write(
             key,

@@ -737,6 +737,19 @@ where
     /// # Errors
     ///
     /// When the store has to be asked: its error, a caught panic, or a timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, MemoryStore, Store, WriteBehind};
+    /// let db = MemoryStore::new();
+    /// db.write(&1, &"one")?;
+    /// let policy = WriteBehind::builder(Cache::new(100), db).build()?;
+    /// assert_eq!(policy.get(&1)?, Some("one")); // loaded from the store
+    /// policy.put(2, "two")?;
+    /// assert_eq!(policy.get(&2)?, Some("two")); // not flushed yet, already visible
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, key: &K) -> Result<Option<V>, PolicyError> {
         let wb = &self.shared.wb;
         wb.core.get(key, |k| wb.pending(k))
@@ -748,6 +761,17 @@ where
     ///
     /// [`ErrorKind::QueueFull`] with `WhenFull::Error` (the cache is unchanged), or
     /// [`ErrorKind::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, MemoryStore, Store, WriteBehind};
+    /// let policy = WriteBehind::builder(Cache::new(100), MemoryStore::new()).build()?;
+    /// policy.put(7, "ada")?; // in the cache now, in the store after the next batch
+    /// policy.flush()?;
+    /// assert_eq!(policy.store().load(&7)?, Some("ada"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&self, key: K, value: V) -> Result<(), PolicyError> {
         self.write(key, Some(value))
     }
@@ -757,6 +781,20 @@ where
     /// # Errors
     ///
     /// As [`put`](Self::put).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, MemoryStore, Store, WriteBehind};
+    /// let db = MemoryStore::new();
+    /// db.write(&7, &"ada")?;
+    /// let policy = WriteBehind::builder(Cache::new(100), db).build()?;
+    /// policy.delete(&7)?;
+    /// assert_eq!(policy.get(&7)?, None); // at once, before the store has heard of it
+    /// policy.flush()?;
+    /// assert_eq!(policy.store().load(&7)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delete(&self, key: &K) -> Result<(), PolicyError> {
         self.write(key.clone(), None)
     }
@@ -827,6 +865,22 @@ where
     /// # Errors
     ///
     /// [`ErrorKind::WriteFailed`] if writes failed for good while it waited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stratacache::{Cache, MemoryStore, Store, WriteBehind};
+    /// let policy = WriteBehind::builder(Cache::new(100), MemoryStore::new())
+    ///     .flush_interval(Duration::from_secs(3600))
+    ///     .build()?;
+    /// policy.put(1, 10)?;
+    /// policy.put(2, 20)?;
+    /// policy.flush()?; // both are in the store when it returns
+    /// assert_eq!(policy.store().load(&2)?, Some(20));
+    /// assert_eq!(policy.stats().pending, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> Result<(), PolicyError> {
         self.shared.flush()
     }
@@ -836,6 +890,19 @@ where
     /// # Errors
     ///
     /// As [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use stratacache::{Cache, MemoryStore, Store, WriteBehind};
+    /// use std::sync::Arc;
+    /// let db = Arc::new(MemoryStore::new());
+    /// let policy = WriteBehind::builder(Cache::new(100), Arc::clone(&db)).build()?;
+    /// policy.put(1, 10)?;
+    /// policy.shutdown()?; // flushes, then stops the flusher
+    /// assert_eq!(db.load(&1)?, Some(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(self) -> Result<(), PolicyError> {
         self.close()
     }
