@@ -3,6 +3,10 @@
 use std::panic::{self, AssertUnwindSafe};
 
 /// Why an entry left the cache. Passed to the eviction listener with the key and value.
+///
+/// The four causes are fixed, so a `match` over them needs no wildcard arm: a new way to leave
+/// the cache is one of these (an idle expiry is `Expired`, an admission filter's rejection is
+/// `Evicted`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RemovalCause {
     /// Removed to make room for another entry, or too heavy to be stored at all.

@@ -2,6 +2,10 @@
 
 /// A snapshot of a cache's counters, summed over its shards.
 ///
+/// The five counters are fixed, so code that builds or destructures a `CacheStats` keeps
+/// compiling: counters that come later get types of their own ([`RefreshStats`](crate::RefreshStats),
+/// [`LeaseStats`](crate::LeaseStats), both `#[non_exhaustive]`).
+///
 /// # Examples
 ///
 /// ```

@@ -111,10 +111,10 @@ pub(crate) fn probe(
             len,
             outcome = tracing::field::Empty,
         );
-        if !span.is_disabled() {
-            if let Some(h) = key_hash() {
-                span.record("key_hash", h);
-            }
+        if !span.is_disabled()
+            && let Some(h) = key_hash()
+        {
+            span.record("key_hash", h);
         }
         span
     };

@@ -38,6 +38,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What `put` does when `queue_capacity` writes are pending.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum WhenFull {
     /// Wait until the flusher makes room.
     #[default]
@@ -49,6 +50,7 @@ pub enum WhenFull {
 /// Counters of a [`WriteBehind`] policy.
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct WriteBehindStats {
     /// Keys with a write not yet acknowledged by the store (or reported failed).
     pub pending: u64,
