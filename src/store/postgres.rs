@@ -4,8 +4,7 @@
 //! `future::PostgresStore` awaits it, and the sync `PostgresStore` runs it on a private
 //! one-thread runtime, as the `postgres` crate does with tokio-postgres.
 
-use super::codec::{decode, encode};
-use super::table::{Driver, MapError, Params, Table, valid_name};
+use super::table::{Driver, MapError, Params, Table, postcard_kv, valid_name};
 use super::{Store, WriteOp};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -82,26 +81,23 @@ where
         if !valid_name(name) {
             return Err(PostgresStoreError(Inner::Table(name.to_owned())));
         }
-        Ok(Self::new(
-            format!("SELECT v FROM {name} WHERE k = $1"),
-            format!(
-                "INSERT INTO {name} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
-            ),
-            format!("DELETE FROM {name} WHERE k = $1"),
-            |k: &K, p| {
-                p.push(encode(k)?);
-                Ok(())
+        Ok(postcard_kv(
+            [
+                format!("SELECT v FROM {name} WHERE k = $1"),
+                format!(
+                    "INSERT INTO {name} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
+                ),
+                format!("DELETE FROM {name} WHERE k = $1"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {name} (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)"
+                ),
+                format!("SELECT COUNT(*) FROM {name}"),
+            ],
+            |p, bytes| {
+                p.push(bytes);
             },
-            |v: &V, p| {
-                p.push(encode(v)?);
-                Ok(())
-            },
-            |row| Ok(decode(&row.try_get::<_, Vec<u8>>(0)?)?),
-        )
-        .create(format!(
-            "CREATE TABLE IF NOT EXISTS {name} (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)"
+            |row| Ok(row.try_get(0)?),
         ))
-        .count(format!("SELECT COUNT(*) FROM {name}")))
     }
 }
 

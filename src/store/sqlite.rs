@@ -1,8 +1,7 @@
 //! [`SqliteStore`]: values in a SQLite table: the store's own key-value table (keys and values
 //! encoded with serde through postcard) or a table of the user's described by a [`SqliteTable`].
 
-use super::codec::{decode, encode};
-use super::table::{Driver, MapError, Params, Table, valid_name};
+use super::table::{Driver, MapError, Params, Table, postcard_kv, valid_name};
 use super::{Store, WriteOp};
 use parking_lot::Mutex;
 use rusqlite::{Connection, params_from_iter};
@@ -75,24 +74,21 @@ where
         if !valid_name(name) {
             return Err(SqliteStoreError(Inner::Table(name.to_owned())));
         }
-        Ok(Self::new(
-            format!("SELECT v FROM {name} WHERE k = ?1"),
-            format!("INSERT OR REPLACE INTO {name} (k, v) VALUES (?1, ?2)"),
-            format!("DELETE FROM {name} WHERE k = ?1"),
-            |k: &K, p| {
-                p.push(encode(k)?);
-                Ok(())
+        Ok(postcard_kv(
+            [
+                format!("SELECT v FROM {name} WHERE k = ?1"),
+                format!("INSERT OR REPLACE INTO {name} (k, v) VALUES (?1, ?2)"),
+                format!("DELETE FROM {name} WHERE k = ?1"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {name} (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"
+                ),
+                format!("SELECT COUNT(*) FROM {name}"),
+            ],
+            |p, bytes| {
+                p.push(bytes);
             },
-            |v: &V, p| {
-                p.push(encode(v)?);
-                Ok(())
-            },
-            |row| Ok(decode(&row.get::<_, Vec<u8>>(0)?)?),
-        )
-        .create(format!(
-            "CREATE TABLE IF NOT EXISTS {name} (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"
+            |row| Ok(row.get(0)?),
         ))
-        .count(format!("SELECT COUNT(*) FROM {name}")))
     }
 }
 

@@ -148,6 +148,37 @@ impl<K, V, D: Driver> fmt::Debug for Table<K, V, D> {
     }
 }
 
+/// The stores' own key-value layout on one driver: the key and the value encoded with serde
+/// through postcard, bound by `push` and read back from the row's first column by `bytes`.
+/// `sql` holds the select, upsert, delete, create and count statements.
+pub(crate) fn postcard_kv<K, V, D>(
+    [select, upsert, delete, create, count]: [String; 5],
+    push: fn(&mut Params<D>, Vec<u8>),
+    bytes: for<'a> fn(&D::Row<'a>) -> Result<Vec<u8>, MapError>,
+) -> Table<K, V, D>
+where
+    K: serde::Serialize + 'static,
+    V: serde::Serialize + serde::de::DeserializeOwned + 'static,
+    D: Driver,
+{
+    Table::new(
+        select,
+        upsert,
+        delete,
+        move |k: &K, p| {
+            push(p, super::codec::encode(k)?);
+            Ok(())
+        },
+        move |v: &V, p| {
+            push(p, super::codec::encode(v)?);
+            Ok(())
+        },
+        move |row| Ok(super::codec::decode(&bytes(row)?)?),
+    )
+    .create(create)
+    .count(count)
+}
+
 /// Checks a table name the crate splices into its own statements (the `kv` layouts).
 pub(crate) fn valid_name(table: &str) -> bool {
     table
