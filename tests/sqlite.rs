@@ -86,8 +86,15 @@ fn a_value_of_the_wrong_type_is_an_error_not_a_panic() {
 /// The user's own table, written by another program first: the store reads and writes its
 /// columns, not a blob.
 fn profiles(path: &std::path::Path) -> SqliteStore<u64, Profile> {
-    let table = SqliteTable::new(
-        "SELECT name, email FROM profiles WHERE id = ?1",
+    let table = profiles_table("SELECT name, email FROM profiles WHERE id = ?1")
+        .count("SELECT COUNT(*) FROM profiles");
+    SqliteStore::open_with_table(path, table).unwrap()
+}
+
+/// The mapping of the `profiles` table, with this select.
+fn profiles_table(select: &str) -> SqliteTable<u64, Profile> {
+    SqliteTable::new(
+        select,
         "INSERT INTO profiles (id, name, email) VALUES (?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email",
         "DELETE FROM profiles WHERE id = ?1",
@@ -106,8 +113,6 @@ fn profiles(path: &std::path::Path) -> SqliteStore<u64, Profile> {
             })
         },
     )
-    .count("SELECT COUNT(*) FROM profiles");
-    SqliteStore::open_with_table(path, table).unwrap()
 }
 
 fn existing_profiles_table(path: &std::path::Path) {
@@ -165,25 +170,7 @@ fn a_users_table_reports_mapping_errors_and_ambiguous_selects() {
     let e = store.write(&u64::MAX, &profile(1)).unwrap_err();
     assert!(e.to_string().contains("mapping"), "{e}");
     // A select that matches several rows is an error, not an arbitrary pick.
-    let loose = SqliteTable::new(
-        "SELECT name, email FROM profiles WHERE id >= ?1",
-        "INSERT INTO profiles (id, name, email) VALUES (?1, ?2, ?3)",
-        "DELETE FROM profiles WHERE id = ?1",
-        |id: &u64, p| {
-            p.push(i64::try_from(*id)?);
-            Ok(())
-        },
-        |v: &Profile, p| {
-            p.push(v.name.clone()).push(v.email.clone());
-            Ok(())
-        },
-        |row| {
-            Ok(Profile {
-                name: row.get(0)?,
-                email: row.get(1)?,
-            })
-        },
-    );
+    let loose = profiles_table("SELECT name, email FROM profiles WHERE id >= ?1");
     let loose = SqliteStore::open_with_table(&path, loose).unwrap();
     loose.write(&10, &profile(10)).unwrap();
     let e = loose.load(&1).unwrap_err();
