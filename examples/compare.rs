@@ -12,6 +12,8 @@
 //! - `hits_2t`: read-only `get` hits, 100k entries, uniform keys, 2 threads;
 //! - `churn_1t`: inserts of fresh keys into a full cache of 10k (every insert evicts).
 
+#[path = "../benches/support/machine.rs"]
+mod machine;
 #[path = "../benches/support/peers.rs"]
 mod peers;
 
@@ -155,6 +157,7 @@ fn main() {
             }
         }
     }
+    println!("Machine: {}", machine::describe());
     println!(
         "Median of {} rounds, million ops/s (ratio: stratacache / peer), {} cores\n",
         a.rounds,

@@ -6,6 +6,9 @@
 //! The figure is live heap bytes after the fill, minus those before, divided by the entries the
 //! cache holds (a sharded or approximate cache may hold a little less than its capacity).
 
+#[path = "../benches/support/machine.rs"]
+mod machine;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
@@ -71,6 +74,7 @@ fn measure<C>(
 }
 
 fn main() {
+    println!("Machine: {}", machine::describe());
     println!("Memory for {N} u64 -> u64 entries, capacity {N} (counting allocator)\n");
     println!(
         "| {:<34} | {:>9} | {:>9} | {:>9} |",

@@ -17,6 +17,8 @@
 //! thread `t` replays requests `t, t + T, t + 2T, …`, so together they replay the trace once.
 //! Without arguments: OLTP and gli at the capacities with published exact-LRU figures.
 
+#[path = "../benches/support/machine.rs"]
+mod machine;
 #[path = "../benches/support/peers.rs"]
 mod peers;
 #[path = "../tests/common/trace.rs"]
@@ -169,6 +171,7 @@ fn main() {
         }
         return;
     }
+    println!("Machine: {}\n", machine::describe());
     println!(
         "| trace | capacity | cache | threads | hits | hit ratio | published exact LRU | M req/s |"
     );

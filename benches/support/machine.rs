@@ -13,10 +13,13 @@ pub fn describe() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
+    // The profile's directory name (build.rs), and what the project's profiles set.
+    let profile = match env!("STRATACACHE_PROFILE") {
+        "release" => "release profile (opt-level 3, no LTO, 16 codegen units)",
+        "release-lto" => "release-lto profile (opt-level 3, thin LTO, 1 codegen unit)",
+        "bench" => "bench profile (release settings, line-level debug info)",
+        "debug" => "dev profile (unoptimised, debug assertions)",
+        other => other,
     };
-    format!("{cpu}, {cores} cores; {profile} build")
+    format!("{cpu}, {cores} cores; {profile}")
 }
