@@ -210,7 +210,7 @@ impl<K, V, S> CacheBuilder<K, V, S> {
     }
 
     /// The cache's name, for its metrics (the `cache` label, feature `metrics`: see
-    /// [`publish_metrics`](crate::publish_metrics)) and its policies' tracing spans (feature
+    /// `publish_metrics`) and its policies' tracing spans (feature
     /// `tracing`). Unnamed caches publish no metrics. Give each live cache its own name: two
     /// caches of one name publish over each other's counters.
     ///

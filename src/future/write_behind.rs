@@ -309,7 +309,7 @@ where
 
     /// Drops every cached copy; no load in progress will refill the cache with what it read
     /// before (writes still pending stay visible to `get`). What to do on
-    /// [`Invalidation::All`](crate::Invalidation).
+    /// `Invalidation::All` (feature `redis`).
     pub fn invalidate_all(&self) {
         self.shared.wb.core.invalidate_all();
     }

@@ -163,7 +163,7 @@ where
     }
 
     /// Drops every cached copy; no load in progress will refill the cache with what it read
-    /// before. What to do on [`Invalidation::All`](crate::Invalidation) (this process may have
+    /// before. What to do on `Invalidation::All` (feature `redis`: this process may have
     /// missed writes): unlike `cache().clear()`, it also stops loads that are under way.
     pub fn invalidate_all(&self) {
         self.core.invalidate_all();
