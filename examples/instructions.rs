@@ -108,7 +108,8 @@ fn inclusive(annotated: &str, name: &str) -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--run") {
-        let (gets, inserts, calls, hits) = run(&args[i + 1]);
+        let name = args.get(i + 1).expect("--run takes a cache name");
+        let (gets, inserts, calls, hits) = run(name);
         println!("{gets} {inserts} {calls} {hits}");
         return;
     }
@@ -145,8 +146,16 @@ fn main() {
             .arg(&out)
             .output()
             .expect("callgrind_annotate comes with valgrind");
+        assert!(annotated.status.success(), "callgrind_annotate failed");
         let text = String::from_utf8_lossy(&annotated.stdout);
-        let per = |f: &str, n: u64| inclusive(&text, f) as f64 / n as f64;
+        let per = |f: &str, n: u64| {
+            let total = inclusive(&text, f);
+            assert!(
+                total > 0,
+                "no count for instructions::{f} in callgrind's output"
+            );
+            total as f64 / n as f64
+        };
         println!(
             "| {name} | {:.0} | {:.0} | {:.0} | {:.1} % |",
             per("get", counts[0]),

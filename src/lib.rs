@@ -158,6 +158,8 @@ pub use policy::{
 };
 pub use stats::CacheStats;
 #[cfg(feature = "redis")]
+pub use store::KeyFormat;
+#[cfg(feature = "redis")]
 pub use store::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IO_TIMEOUT, DEFAULT_RECONCILE_INTERVAL, Invalidation,
     InvalidationBus, MAX_RECONNECT_BACKOFF, Publishing, RECONNECT_BACKOFF, RedisStore,

@@ -20,7 +20,7 @@
 //! | `stratacache_cache_inserts_total` | counter | `cache` |
 //! | `stratacache_cache_removals_total` | counter | `cache`, `cause` (`evicted`, `expired`) |
 //! | `stratacache_cache_entries`, `stratacache_cache_weighted_size` | gauge | `cache` |
-//! | `stratacache_store_calls_total` | counter | `cache`, `op` (`load`, `write`, `delete`, `write_batch`), `outcome` (`found`, `absent`, `ok`, `error`, `timeout`, `panic`) |
+//! | `stratacache_store_calls_total` | counter | `cache`, `op` (`load`, `write`, `delete`, `write_batch`), `outcome` (`found`, `absent`, `ok`, `error`, `timeout`, `panic`, `cancelled`: the caller's future was dropped) |
 //! | `stratacache_store_call_duration_seconds` | histogram | `cache`, `op` |
 //! | `stratacache_write_behind_pending` | gauge | `cache` |
 //! | `stratacache_write_behind_writes_total` | counter | `cache`, `result` (`written`, `retried`, `failed`) |
@@ -77,8 +77,8 @@ fn outcome<R>(r: &Result<R, PolicyError>, found: impl FnOnce(&R) -> Option<bool>
 }
 
 /// One store call under observation: its span and its start. Made by [`probe`], ended by
-/// [`Probe::end`]; a clone enters the same span (on the thread that runs the call).
-#[derive(Clone)]
+/// [`Probe::end`]; a probe dropped without an end (the caller's future was dropped) records the
+/// outcome `cancelled`.
 pub(crate) struct Probe {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -88,6 +88,15 @@ pub(crate) struct Probe {
     cache: Option<Arc<str>>,
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     op: Op,
+    #[cfg(any(feature = "metrics", feature = "tracing"))]
+    ended: bool,
+}
+
+/// The span of a [`Probe`], to enter on the thread or in the task that makes the call.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 /// Starts observing a store call of the cache named `cache`, on the key whose hash `key_hash`
@@ -128,10 +137,12 @@ pub(crate) fn probe(
         #[cfg(feature = "metrics")]
         cache: cache.cloned(),
         op,
+        #[cfg(any(feature = "metrics", feature = "tracing"))]
+        ended: false,
     }
 }
 
-impl Probe {
+impl Scope {
     /// Runs `f` inside the call's span.
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
@@ -144,16 +155,28 @@ impl Probe {
     #[cfg(feature = "tokio")]
     #[inline]
     pub(crate) fn instrument<F: std::future::Future>(
-        &self,
+        self,
         f: F,
     ) -> impl std::future::Future<Output = F::Output> {
         #[cfg(feature = "tracing")]
         {
-            tracing::Instrument::instrument(f, self.span.clone())
+            tracing::Instrument::instrument(f, self.span)
         }
         #[cfg(not(feature = "tracing"))]
         {
+            let _ = self;
             f
+        }
+    }
+}
+
+impl Probe {
+    /// The call's span, to enter where the call runs.
+    #[inline]
+    pub(crate) fn scope(&self) -> Scope {
+        Scope {
+            #[cfg(feature = "tracing")]
+            span: self.span.clone(),
         }
     }
 
@@ -165,33 +188,48 @@ impl Probe {
         let _ = (r, found);
         #[cfg(any(feature = "metrics", feature = "tracing"))]
         {
-            let outcome = outcome(r, found);
-            #[cfg(feature = "tracing")]
-            self.span.record("outcome", outcome);
-            #[cfg(feature = "metrics")]
-            {
-                let cache = self.cache.as_deref().unwrap_or("").to_owned();
-                metrics::counter!(
-                    "stratacache_store_calls_total",
-                    "cache" => cache.clone(),
-                    "op" => self.op.name(),
-                    "outcome" => outcome,
-                )
-                .increment(1);
-                metrics::histogram!(
-                    "stratacache_store_call_duration_seconds",
-                    "cache" => cache,
-                    "op" => self.op.name(),
-                )
-                .record(self.start.elapsed().as_secs_f64());
-            }
+            let mut this = self;
+            this.record(outcome(r, found));
+        }
+    }
+
+    #[cfg(any(feature = "metrics", feature = "tracing"))]
+    fn record(&mut self, outcome: &'static str) {
+        self.ended = true;
+        #[cfg(feature = "tracing")]
+        self.span.record("outcome", outcome);
+        #[cfg(feature = "metrics")]
+        {
+            let cache = self.cache.as_deref().unwrap_or("").to_owned();
+            metrics::counter!(
+                "stratacache_store_calls_total",
+                "cache" => cache.clone(),
+                "op" => self.op.name(),
+                "outcome" => outcome,
+            )
+            .increment(1);
+            metrics::histogram!(
+                "stratacache_store_call_duration_seconds",
+                "cache" => cache,
+                "op" => self.op.name(),
+            )
+            .record(self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.record("cancelled");
         }
     }
 }
 
 /// Something whose counters the metrics thread publishes: returns false once it is gone.
 #[cfg(feature = "metrics")]
-type Source = Box<dyn Fn() -> bool + Send + Sync>;
+type Source = Arc<dyn Fn() -> bool + Send + Sync>;
 
 #[cfg(feature = "metrics")]
 static SOURCES: Mutex<Vec<Source>> = Mutex::new(Vec::new());
@@ -200,7 +238,7 @@ static SOURCES: Mutex<Vec<Source>> = Mutex::new(Vec::new());
 #[cfg(feature = "metrics")]
 pub(crate) fn register(source: impl Fn() -> bool + Send + Sync + 'static) {
     static STARTED: std::sync::Once = std::sync::Once::new();
-    SOURCES.lock().push(Box::new(source));
+    SOURCES.lock().push(Arc::new(source));
     STARTED.call_once(|| {
         // If no thread can be started, counters are still published by `publish_metrics`.
         let _ = std::thread::Builder::new()
@@ -229,10 +267,20 @@ pub(crate) fn register(source: impl Fn() -> bool + Send + Sync + 'static) {
 /// ```
 #[cfg(feature = "metrics")]
 pub fn publish_metrics() {
-    // A source that panics (a stats read cannot, but a bus's could) is dropped, not fatal.
-    SOURCES.lock().retain(|publish| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(publish)).unwrap_or(false)
-    });
+    // Called without the list's lock: a source may be the last owner of a cache or a policy
+    // for a moment, and then runs its drop (user code) here. A source that panics is dropped.
+    let sources: Vec<Source> = SOURCES.lock().clone();
+    let gone: Vec<Source> = sources
+        .into_iter()
+        .filter(|publish| {
+            !std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| publish())).unwrap_or(false)
+        })
+        .collect();
+    if !gone.is_empty() {
+        SOURCES
+            .lock()
+            .retain(|s| !gone.iter().any(|g| Arc::ptr_eq(g, s)));
+    }
 }
 
 /// Publishes a named write-behind policy's counters while `policy` lives.

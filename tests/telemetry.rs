@@ -196,6 +196,37 @@ fn write_behind_and_refresh_counters_are_published() {
     );
 }
 
+/// A store whose loads never answer.
+struct Silent;
+
+impl future::AsyncStore<u32, u64> for Silent {
+    type Error = std::convert::Infallible;
+    async fn load(&self, _: &u32) -> Result<Option<u64>, Self::Error> {
+        std::future::pending().await
+    }
+    async fn write(&self, _: &u32, _: &u64) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    async fn delete(&self, _: &u32) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_call_whose_caller_gave_up_is_counted_as_cancelled() {
+    prometheus();
+    rt().block_on(async {
+        let policy = future::CacheAside::new(named("cancelled", 10), Silent);
+        // The caller drops its `get` while the load waits on the store.
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), policy.get(&1)).await;
+        assert!(gave_up.is_err());
+    });
+    assert_eq!(
+        value(r#"stratacache_store_calls_total{cache="cancelled",op="load",outcome="cancelled"}"#),
+        Some(1.0)
+    );
+}
+
 /// Every span the policies open, with its fields, as the subscriber saw them.
 #[derive(Clone, Default)]
 struct Spans(Arc<Mutex<Vec<HashMap<String, String>>>>);

@@ -138,7 +138,7 @@ where
     /// dropped (its future with it) on the runtime's timer.
     async fn load(&self, key: &K) -> LoadResult<V> {
         let probe = self.probe(Op::Load, Some(key), 1);
-        let call = catch_unwind(probe.instrument(self.store.load(key)));
+        let call = catch_unwind(probe.scope().instrument(self.store.load(key)));
         let result = match self.timeout {
             None => settle(call.await),
             Some(limit) => match tokio::time::timeout(limit, call).await {
@@ -185,7 +185,7 @@ where
             WriteOp::Delete(_) => Op::Delete,
         };
         let probe = self.probe(kind, Some(&key), 1);
-        let scope = probe.clone();
+        let scope = probe.scope();
         tokio::spawn(async move {
             let answer = catch_unwind(scope.instrument(async {
                 match &op {

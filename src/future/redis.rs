@@ -100,6 +100,14 @@ impl<K, V> RedisStore<K, V> {
         self
     }
 
+    /// How keys are named: see
+    /// [`RedisStore::with_key_format`](crate::RedisStore::with_key_format).
+    #[must_use]
+    pub fn with_key_format(mut self, format: crate::KeyFormat) -> Self {
+        self.keys.key_format = format;
+        self
+    }
+
     /// The namespace.
     pub fn namespace(&self) -> &str {
         &self.keys.namespace

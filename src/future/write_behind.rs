@@ -522,8 +522,14 @@ where
         let mut retries = wb.retries();
         let result = loop {
             let probe = wb.core.probe(Op::Batch, None, batch.ops.len());
-            let r =
-                settle(catch_unwind(probe.instrument(wb.core.store.write_batch(&batch.ops))).await);
+            let r = settle(
+                catch_unwind(
+                    probe
+                        .scope()
+                        .instrument(wb.core.store.write_batch(&batch.ops)),
+                )
+                .await,
+            );
             probe.end(&r, |_| None);
             match r {
                 Ok(()) => break Ok(()),

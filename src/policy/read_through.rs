@@ -106,7 +106,7 @@ where
     /// Loads `key` from the store (through [`call`](Self::call)), observed.
     fn load(self: &Arc<Self>, key: K) -> LoadResult<V> {
         let probe = self.probe(Op::Load, Some(&key), 1);
-        let scope = probe.clone();
+        let scope = probe.scope();
         let result = self.call(move |s: &S| scope.in_scope(|| s.load(&key)));
         probe.end(&result, |v| Some(v.is_some()));
         result
@@ -151,7 +151,7 @@ where
         write: Written<V>,
     ) -> Result<(), PolicyError> {
         let probe = self.probe(kind, Some(key), 1);
-        let scope = probe.clone();
+        let scope = probe.scope();
         let op = move |s: &S, k: &K| scope.in_scope(|| op(s, k));
         let then = |core: &Self, r: &Result<(), PolicyError>| {
             probe.end(r, |_| None);

@@ -1036,7 +1036,9 @@ where
         let result = loop {
             let probe = wb.core.probe(Op::Batch, None, batch.ops.len());
             let r = panic::catch_unwind(AssertUnwindSafe(|| {
-                probe.in_scope(|| wb.core.store.write_batch(&batch.ops))
+                probe
+                    .scope()
+                    .in_scope(|| wb.core.store.write_batch(&batch.ops))
             }));
             let r = settle(r);
             probe.end(&r, |_| None);

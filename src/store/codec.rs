@@ -54,3 +54,22 @@ impl ValueCodec {
         }
     }
 }
+
+/// How a Redis store names keys (feature `redis`; see
+/// [`RedisStore::with_key_format`](crate::RedisStore::with_key_format)).
+#[cfg(feature = "redis")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyFormat {
+    /// `namespace:` and the key's text form (`users:9`, `users:alice`) for integers, strings,
+    /// `bool`, `char` and newtypes of them; other keys by their postcard bytes after
+    /// `namespace:` and a NUL. The default. A key type whose values serialize sometimes as a
+    /// number and sometimes as a string (an untagged enum of `u64` and `String`,
+    /// `serde_json::Value`) must use [`Binary`](Self::Binary): `9` and `"9"` share a text form.
+    #[default]
+    Text,
+    /// `namespace:` and the key's postcard bytes, for every key: one name per value for any key
+    /// type, and the layout of stratacache before [`Text`](Self::Text) (so a namespace written
+    /// by an older version stays readable).
+    Binary,
+}

@@ -6,9 +6,9 @@ pub use layered::{DEFAULT_LEASE_WAIT, Layered, LayeredError, LeaseStats};
 pub use memory::{MemoryStore, MemoryStoreError};
 
 mod codec;
-#[cfg(feature = "redis")]
-pub use codec::ValueCodec;
 pub(crate) use codec::encode;
+#[cfg(feature = "redis")]
+pub use codec::{KeyFormat, ValueCodec};
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]

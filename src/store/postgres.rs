@@ -81,17 +81,17 @@ where
         if !valid_name(name) {
             return Err(PostgresStoreError(Inner::Table(name.to_owned())));
         }
+        // Quoted, so that a name SQL reserves (`order`, `user`) works too.
+        let q = format!("\"{name}\"");
         Ok(postcard_kv(
             [
-                format!("SELECT v FROM {name} WHERE k = $1"),
+                format!("SELECT v FROM {q} WHERE k = $1"),
                 format!(
-                    "INSERT INTO {name} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
+                    "INSERT INTO {q} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
                 ),
-                format!("DELETE FROM {name} WHERE k = $1"),
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {name} (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)"
-                ),
-                format!("SELECT COUNT(*) FROM {name}"),
+                format!("DELETE FROM {q} WHERE k = $1"),
+                format!("CREATE TABLE IF NOT EXISTS {q} (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)"),
+                format!("SELECT COUNT(*) FROM {q}"),
             ],
             |p, bytes| {
                 p.push(bytes);
@@ -206,19 +206,41 @@ impl<K, V> PgCore<K, V> {
             permits: Semaphore::new(pool_size),
             timeout,
         };
-        let first = core.timed(core.open()).await?;
+        let first = core
+            .timed(async {
+                // The table's `create` statement runs once, before the statements are prepared.
+                let client = core.connect_client().await?;
+                if let Some(create) = &core.table.create {
+                    client.batch_execute(create).await.map_err(pg)?;
+                }
+                core.prepare(client).await
+            })
+            .await?;
         core.idle.lock().push(first);
         Ok(core)
     }
 
-    async fn open(&self) -> Result<Conn, PostgresStoreError> {
+    /// A new connection whose statements the server itself cancels after the timeout, so that
+    /// a call that timed out here is, as a rule, not still running there.
+    async fn connect_client(&self) -> Result<Client, PostgresStoreError> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(pg)?;
         // The connection's I/O runs as a task of the current runtime; it ends when the client
         // is dropped or the server goes away (the client then reports itself closed).
         tokio::spawn(connection);
-        if let Some(create) = &self.table.create {
-            client.batch_execute(create).await.map_err(pg)?;
-        }
+        let ms = self.timeout.as_millis().max(1);
+        client
+            .batch_execute(&format!("SET statement_timeout = {ms}"))
+            .await
+            .map_err(pg)?;
+        Ok(client)
+    }
+
+    async fn open(&self) -> Result<Conn, PostgresStoreError> {
+        let client = self.connect_client().await?;
+        self.prepare(client).await
+    }
+
+    async fn prepare(&self, client: Client) -> Result<Conn, PostgresStoreError> {
         Ok(Conn {
             select: client.prepare(&self.table.select).await.map_err(pg)?,
             upsert: client.prepare(&self.table.upsert).await.map_err(pg)?,
@@ -243,12 +265,13 @@ impl<K, V> PgCore<K, V> {
         &self,
         work: impl AsyncFnOnce(&mut Conn) -> Result<T, PostgresStoreError>,
     ) -> Result<T, PostgresStoreError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the pool's semaphore is never closed");
+        // Waiting for a connection counts against the call's timeout too.
         self.timed(async {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the pool's semaphore is never closed");
             let idle = self.idle.lock().pop();
             let mut conn = match idle {
                 Some(c) if !c.client.is_closed() => c,
@@ -341,15 +364,20 @@ impl<K, V> PgCore<K, V> {
 }
 
 /// A [`Store`] on a PostgreSQL table (feature `postgres`): the store's own key-value table
-/// ([`connect`](Self::connect): `kv (k BYTEA PRIMARY KEY, v BYTEA)`, keys and values encoded
+/// ([`connect`](Self::connect): `"kv" (k BYTEA PRIMARY KEY, v BYTEA)`, keys and values encoded
 /// with serde through postcard) or a table of the user's through the statements and row
 /// mapping of a [`PgTable`] ([`connect_with_table`](Self::connect_with_table)).
 ///
 /// - Connections: a pool of at most [`DEFAULT_PG_POOL_SIZE`] (see
 ///   [`connect_with`](Self::connect_with)), opened as needed, each with the table's statements
 ///   prepared. A connection the server dropped is replaced on the next call.
-/// - Every call, connecting included, fails with a timeout after [`DEFAULT_PG_TIMEOUT`], rather
-///   than hanging on a server that does not answer.
+/// - Every call, waiting for a connection and connecting included, fails with a timeout after
+///   [`DEFAULT_PG_TIMEOUT`], rather than hanging on a server that does not answer. The server
+///   cancels the statements of its connections after the same time (`statement_timeout`), but a
+///   write that timed out may still have committed: as with any store error, write-through then
+///   leaves the cache as it was. A [`PolicyOptions::timeout`](crate::PolicyOptions::timeout)
+///   shorter than the store's makes the policy treat the write as possibly applied (it drops the
+///   cached copy when the write lands).
 /// - `write_batch` runs in one transaction: all of the batch or none of it.
 /// - The connection string is tokio-postgres's (`host=… port=… user=… dbname=…` or a
 ///   `postgresql://` URL); connections are without TLS (a loopback or private network).

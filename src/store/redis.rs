@@ -1,9 +1,9 @@
 //! [`RedisStore`]: a [`Store`] on a Redis server, and the connection handling it shares with the
 //! invalidation bus: timeouts on connect, read and write, and reconnection with backoff.
 
-use super::ValueCodec;
 use super::redis_keys::{FillAnswer, Keyspace};
 use super::{FillLease, Leased, Store, WriteOp};
+use super::{KeyFormat, ValueCodec};
 use parking_lot::Mutex;
 use redis::{Client, Connection, RedisError};
 use serde::Serialize;
@@ -221,14 +221,18 @@ impl Link {
 /// | what | Redis key | Redis value |
 /// |---|---|---|
 /// | the value of a key with a text form (integers, strings, `bool`, `char`, newtypes of them) | `namespace:text` (user 9 in namespace `users`: `users:9`) | the value by the store's [`ValueCodec`]: postcard (default) or JSON |
-/// | the value of any other key (structs, tuples, enums) | `namespace:` then the key's postcard bytes | the same |
+/// | the value of any other key (structs, tuples, enums) | `namespace:`, NUL, `b`, the key's postcard bytes | the same |
+/// | with [`KeyFormat::Binary`], every key | `namespace:` and the key's postcard bytes | the same |
 /// | a fill lease | `namespace` NUL `lease:` and the key's part of the name | the lease token |
 /// | the lease counter | `namespace` NUL `lease-counter` | an integer |
 ///
 /// With a TTL every write is `SET … EX`, so Redis expires what it holds. `write_batch` is one
-/// pipeline in a `MULTI`/`EXEC` transaction. (Before this layout, keys were always postcard
-/// bytes: a namespace written by an older version reads as empty, which a cache tier
-/// tolerates.)
+/// pipeline in a `MULTI`/`EXEC` transaction.
+///
+/// Before [`KeyFormat::Text`], keys were always postcard bytes, which [`KeyFormat::Binary`]
+/// still writes. A fleet that upgrades process by process must not mix the two on one
+/// namespace (each side would read values the other no longer updates): keep `Binary` until
+/// every process runs the new version, or move to a new namespace.
 ///
 /// Every call has a connect timeout and read and write timeouts (default 1 s each), so a dead or
 /// stalled server gives an error promptly. A broken connection is remade on the next call;
@@ -301,10 +305,19 @@ impl<K, V> RedisStore<K, V> {
 
     /// How values are encoded (default [`ValueCodec::Postcard`]; [`ValueCodec::Json`] for data
     /// that `redis-cli` and other languages read). Every process sharing a namespace must use
-    /// the same codec: a value another codec wrote is a decoding error, never a wrong value.
+    /// the same codec: a value the other codec wrote is usually a decoding error, but not
+    /// always (postcard's byte `0x32` is JSON's `2`).
     #[must_use]
     pub fn with_codec(mut self, codec: ValueCodec) -> Self {
         self.keys.codec = codec;
+        self
+    }
+
+    /// How keys are named (default [`KeyFormat::Text`]; see the layout above). Every process
+    /// sharing a namespace must use the same format.
+    #[must_use]
+    pub fn with_key_format(mut self, format: KeyFormat) -> Self {
+        self.keys.key_format = format;
         self
     }
 

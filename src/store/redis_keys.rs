@@ -4,11 +4,11 @@
 //! differ in how they send it (a pooled blocking connection, or a multiplexed async one).
 
 use super::DEFAULT_FILL_LEASE;
-use super::ValueCodec;
 use super::codec::encode;
 use super::redis::{RedisStoreError, codec};
 use super::text_key::text_key;
 use super::{FillLease, Leased, WriteOp};
+use super::{KeyFormat, ValueCodec};
 use redis::Pipeline;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,6 +53,7 @@ pub(crate) struct Keyspace {
     pub(crate) ttl: Option<Duration>,
     pub(crate) lease: Duration,
     pub(crate) codec: ValueCodec,
+    pub(crate) key_format: KeyFormat,
 }
 
 /// The answer to [`Keyspace::load`].
@@ -69,20 +70,39 @@ impl Default for Keyspace {
             ttl: None,
             lease: DEFAULT_FILL_LEASE,
             codec: ValueCodec::Postcard,
+            key_format: KeyFormat::Text,
         }
     }
 }
 
 impl Keyspace {
-    /// `namespace:` followed by the key's text form (`users:9`, `users:alice`) if its type has
-    /// one (integers, strings, `bool`, `char`, newtypes of them), else by its postcard bytes.
+    /// The key's name: `namespace:` and then, by [`KeyFormat`]:
+    ///
+    /// - `Text`: the key's text form (`users:9`, `users:alice`) if it has one (integers,
+    ///   strings, `bool`, `char`, newtypes of them), else NUL, `b` and its postcard bytes. A
+    ///   text form that itself starts with NUL is written NUL, `t`, the text; so no text form
+    ///   and no binary name meet.
+    /// - `Binary`: the key's postcard bytes.
     pub(crate) fn key<K: Serialize>(&self, key: &K) -> Result<Vec<u8>, RedisStoreError> {
-        let mut k = Vec::with_capacity(self.namespace.len() + 9);
+        let mut k = Vec::with_capacity(self.namespace.len() + 10);
         k.extend_from_slice(self.namespace.as_bytes());
         k.push(b':');
-        match text_key(key) {
-            Some(text) => k.extend_from_slice(text.as_bytes()),
-            None => k.extend_from_slice(&encode(key).map_err(codec)?),
+        let text = match self.key_format {
+            KeyFormat::Text => text_key(key),
+            KeyFormat::Binary => None,
+        };
+        match (text, self.key_format) {
+            (Some(text), _) => {
+                if text.starts_with('\0') {
+                    k.extend_from_slice(b"\0t");
+                }
+                k.extend_from_slice(text.as_bytes());
+            }
+            (None, KeyFormat::Text) => {
+                k.extend_from_slice(b"\0b");
+                k.extend_from_slice(&encode(key).map_err(codec)?);
+            }
+            (None, _) => k.extend_from_slice(&encode(key).map_err(codec)?),
         }
         Ok(k)
     }
@@ -247,5 +267,33 @@ impl Keyspace {
             .arg(v)
             .arg(self.ttl_secs().unwrap_or(0));
         Ok(pipe)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KeyFormat, Keyspace};
+
+    fn names(format: KeyFormat) -> Keyspace {
+        Keyspace {
+            namespace: "users".into(),
+            key_format: format,
+            ..Keyspace::default()
+        }
+    }
+
+    #[test]
+    fn text_names_binary_names_and_their_escapes_never_meet() {
+        let text = names(KeyFormat::Text);
+        assert_eq!(text.key(&9u64).unwrap(), b"users:9");
+        assert_eq!(text.key(&"alice").unwrap(), b"users:alice");
+        // No text form: a NUL and `b`, then postcard (two bytes, 1 and 2).
+        assert_eq!(text.key(&(1u8, 2u8)).unwrap(), b"users:\0b\x01\x02");
+        // A text form that starts like a binary name is escaped.
+        assert_eq!(text.key(&"\0b\x01\x02").unwrap(), b"users:\0t\0b\x01\x02");
+        // Binary: postcard for every key (u64 9 is the byte 9), as before the text names.
+        let binary = names(KeyFormat::Binary);
+        assert_eq!(binary.key(&9u64).unwrap(), b"users:\x09");
+        assert_eq!(binary.key(&(1u8, 2u8)).unwrap(), b"users:\x01\x02");
     }
 }

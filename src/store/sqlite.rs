@@ -74,15 +74,17 @@ where
         if !valid_name(name) {
             return Err(SqliteStoreError(Inner::Table(name.to_owned())));
         }
+        // Quoted, so that a name SQL reserves (`order`, `user`) works too.
+        let q = format!("\"{name}\"");
         Ok(postcard_kv(
             [
-                format!("SELECT v FROM {name} WHERE k = ?1"),
-                format!("INSERT OR REPLACE INTO {name} (k, v) VALUES (?1, ?2)"),
-                format!("DELETE FROM {name} WHERE k = ?1"),
+                format!("SELECT v FROM {q} WHERE k = ?1"),
+                format!("INSERT OR REPLACE INTO {q} (k, v) VALUES (?1, ?2)"),
+                format!("DELETE FROM {q} WHERE k = ?1"),
                 format!(
-                    "CREATE TABLE IF NOT EXISTS {name} (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"
+                    "CREATE TABLE IF NOT EXISTS {q} (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"
                 ),
-                format!("SELECT COUNT(*) FROM {name}"),
+                format!("SELECT COUNT(*) FROM {q}"),
             ],
             |p, bytes| {
                 p.push(bytes);

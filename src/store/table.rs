@@ -91,7 +91,8 @@ impl<K, V, D: Driver> Table<K, V, D> {
         }
     }
 
-    /// A statement run once when the store opens (`CREATE TABLE IF NOT EXISTS …`).
+    /// A statement run once when the store opens, on its first connection (`CREATE TABLE IF NOT
+    /// EXISTS …`).
     #[must_use]
     pub fn create(mut self, statement: impl Into<String>) -> Self {
         self.create = Some(statement.into());

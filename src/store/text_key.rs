@@ -1,8 +1,10 @@
 //! A key's text form, for key names that `redis-cli` and other languages can read: integers,
 //! `bool`, `char` and strings (and newtypes around them) render as themselves (`9`, `alice`);
 //! anything else (structs, tuples, enums, options, floats, bytes) has no text form, and the
-//! Redis store then names the key by its postcard bytes. Which one applies depends on the key's
-//! type, not its value, so two keys of one type never share a name.
+//! Redis store then names the key by its postcard bytes, after a marker no text form has. Which
+//! applies follows the key's `Serialize`: a type whose values serialize sometimes as a number
+//! and sometimes as a string (an untagged enum, `serde_json::Value`) gives `9` and `"9"` one
+//! name, and must use `KeyFormat::Binary`.
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
