@@ -841,41 +841,27 @@ where
     V: Send + Sync + 'static,
 {
     use crate::telemetry::{counter, gauge};
-    crate::telemetry::register(move || {
-        let Some(shards) = shards.upgrade() else {
-            return false;
-        };
-        let s = totals(&shards);
+    crate::telemetry::register_while(shards, move |shards| {
+        let s = totals(shards);
         let (len, weight) = shards.iter().fold((0, 0), |(n, w), s| {
             let s = s.read();
             (n + s.len(), w + s.weight())
         });
-        let cache = || ("cache", name.to_string());
-        let with = |k: &'static str, v: &str| [cache(), (k, v.to_owned())];
-        counter(
-            "stratacache_cache_requests_total",
-            &with("result", "hit"),
-            s.hits,
-        );
-        counter(
-            "stratacache_cache_requests_total",
-            &with("result", "miss"),
-            s.misses,
-        );
-        counter("stratacache_cache_inserts_total", &[cache()], s.inserts);
-        counter(
-            "stratacache_cache_removals_total",
-            &with("cause", "evicted"),
-            s.evictions,
-        );
-        counter(
-            "stratacache_cache_removals_total",
-            &with("cause", "expired"),
-            s.expirations,
-        );
-        gauge("stratacache_cache_entries", &[cache()], len as f64);
-        gauge("stratacache_cache_weighted_size", &[cache()], weight as f64);
-        true
+        let cache = [("cache", name.to_string())];
+        let with = |k: &'static str, v: &str| [cache[0].clone(), (k, v.to_owned())];
+        for (result, n) in [("hit", s.hits), ("miss", s.misses)] {
+            counter(
+                "stratacache_cache_requests_total",
+                &with("result", result),
+                n,
+            );
+        }
+        counter("stratacache_cache_inserts_total", &cache, s.inserts);
+        for (cause, n) in [("evicted", s.evictions), ("expired", s.expirations)] {
+            counter("stratacache_cache_removals_total", &with("cause", cause), n);
+        }
+        gauge("stratacache_cache_entries", &cache, len as f64);
+        gauge("stratacache_cache_weighted_size", &cache, weight as f64);
     });
 }
 

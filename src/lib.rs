@@ -72,7 +72,8 @@
 //! # Sizing
 //!
 //! - **Capacity** is a number of entries, or a total weight with
-//!   [`CacheBuilder::weigher`]. Memory is about 42 bytes per entry plus the keys and values.
+//!   [`CacheBuilder::weigher`]. A `u64 -> u64` entry takes 42.5 bytes in all (the README's
+//!   memory table), 16 of them the key and the value.
 //! - **Expiry**: [`CacheBuilder::time_to_live`] bounds how stale a value may get;
 //!   [`CacheBuilder::time_to_idle`] drops what nobody reads.
 //! - **Hit ratio**: exact LRU is the default. [`Admission::TinyLfu`] keeps frequently used

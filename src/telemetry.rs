@@ -283,6 +283,21 @@ pub fn publish_metrics() {
     }
 }
 
+/// Publishes what `owner` holds, by `publish`, for as long as `owner` lives.
+#[cfg(feature = "metrics")]
+pub(crate) fn register_while<T: ?Sized + Send + Sync + 'static>(
+    owner: std::sync::Weak<T>,
+    publish: impl Fn(&T) + Send + Sync + 'static,
+) {
+    register(move || match owner.upgrade() {
+        Some(owner) => {
+            publish(&owner);
+            true
+        }
+        None => false,
+    });
+}
+
 /// Publishes a named write-behind policy's counters while `policy` lives.
 #[cfg(feature = "metrics")]
 pub(crate) fn register_write_behind<T: Send + Sync + 'static>(
@@ -291,34 +306,18 @@ pub(crate) fn register_write_behind<T: Send + Sync + 'static>(
     stats: fn(&T) -> crate::WriteBehindStats,
 ) {
     let Some(name) = name.cloned() else { return };
-    register(move || {
-        let Some(policy) = policy.upgrade() else {
-            return false;
-        };
-        let s = stats(&policy);
-        let cache = || ("cache", name.to_string());
-        let with = |v: &str| [cache(), ("result", v.to_owned())];
-        gauge(
-            "stratacache_write_behind_pending",
-            &[cache()],
-            s.pending as f64,
-        );
-        counter(
-            "stratacache_write_behind_writes_total",
-            &with("written"),
-            s.written,
-        );
-        counter(
-            "stratacache_write_behind_writes_total",
-            &with("retried"),
-            s.retried,
-        );
-        counter(
-            "stratacache_write_behind_writes_total",
-            &with("failed"),
-            s.failed,
-        );
-        true
+    register_while(policy, move |policy| {
+        let s = stats(policy);
+        let cache = [("cache", name.to_string())];
+        gauge("stratacache_write_behind_pending", &cache, s.pending as f64);
+        for (result, n) in [
+            ("written", s.written),
+            ("retried", s.retried),
+            ("failed", s.failed),
+        ] {
+            let labels = [cache[0].clone(), ("result", result.to_owned())];
+            counter("stratacache_write_behind_writes_total", &labels, n);
+        }
     });
 }
 
@@ -330,47 +329,35 @@ pub(crate) fn register_refresh<T: Send + Sync + 'static>(
     stats: fn(&T) -> crate::RefreshStats,
 ) {
     let Some(name) = name.cloned() else { return };
-    register(move || {
-        let Some(policy) = policy.upgrade() else {
-            return false;
-        };
-        let s = stats(&policy);
-        let with = |v: &str| [("cache", name.to_string()), ("result", v.to_owned())];
-        counter(
-            "stratacache_refreshes_total",
-            &with("started"),
-            s.refreshes_started,
-        );
-        counter(
-            "stratacache_refreshes_total",
-            &with("failed"),
-            s.refreshes_failed,
-        );
-        counter(
-            "stratacache_refreshes_total",
-            &with("superseded"),
-            s.refreshes_superseded,
-        );
-        true
+    register_while(policy, move |policy| {
+        let s = stats(policy);
+        for (result, n) in [
+            ("started", s.refreshes_started),
+            ("failed", s.refreshes_failed),
+            ("superseded", s.refreshes_superseded),
+        ] {
+            let labels = [("cache", name.to_string()), ("result", result.to_owned())];
+            counter("stratacache_refreshes_total", &labels, n);
+        }
     });
+}
+
+#[cfg(feature = "metrics")]
+fn labels(labels: &[(&'static str, String)]) -> Vec<metrics::Label> {
+    labels
+        .iter()
+        .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+        .collect()
 }
 
 /// Sets the absolute value of a counter.
 #[cfg(feature = "metrics")]
-pub(crate) fn counter(name: &'static str, labels: &[(&'static str, String)], value: u64) {
-    let labels: Vec<metrics::Label> = labels
-        .iter()
-        .map(|(k, v)| metrics::Label::new(*k, v.clone()))
-        .collect();
-    metrics::counter!(name, labels).absolute(value);
+pub(crate) fn counter(name: &'static str, l: &[(&'static str, String)], value: u64) {
+    metrics::counter!(name, labels(l)).absolute(value);
 }
 
 /// Sets a gauge.
 #[cfg(feature = "metrics")]
-pub(crate) fn gauge(name: &'static str, labels: &[(&'static str, String)], value: f64) {
-    let labels: Vec<metrics::Label> = labels
-        .iter()
-        .map(|(k, v)| metrics::Label::new(*k, v.clone()))
-        .collect();
-    metrics::gauge!(name, labels).set(value);
+pub(crate) fn gauge(name: &'static str, l: &[(&'static str, String)], value: f64) {
+    metrics::gauge!(name, labels(l)).set(value);
 }

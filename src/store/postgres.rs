@@ -353,10 +353,10 @@ impl<K, V> PgCore<K, V> {
         let count = self
             .table
             .count
-            .clone()
+            .as_deref()
             .ok_or(PostgresStoreError(Inner::Count))?;
         let row = self
-            .with_conn(async |c: &mut Conn| c.client.query_one(&count, &[]).await.map_err(pg))
+            .with_conn(async |c: &mut Conn| c.client.query_one(count, &[]).await.map_err(pg))
             .await?;
         let n: i64 = row.try_get(0).map_err(pg)?;
         Ok(n.unsigned_abs())

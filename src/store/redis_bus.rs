@@ -199,16 +199,12 @@ where
         #[cfg(feature = "metrics")]
         {
             let (weak, namespace) = (Arc::downgrade(&shared), namespace.to_owned());
-            crate::telemetry::register(move || {
-                let Some(shared) = weak.upgrade() else {
-                    return false;
-                };
+            crate::telemetry::register_while(weak, move |shared| {
                 let ns = [("namespace", namespace.clone())];
                 let resets = shared.resets.load(Ordering::Relaxed);
                 crate::telemetry::counter("stratacache_bus_resets_total", &ns, resets);
                 let lost = shared.lost.load(Ordering::Relaxed);
                 crate::telemetry::counter("stratacache_bus_lost_total", &ns, lost);
-                true
             });
         }
         let keys = Arc::new(BusKeys::new(namespace));
