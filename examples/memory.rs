@@ -111,6 +111,23 @@ fn main() {
         |c, k| c.insert(k, k),
         |c| c.len(),
     );
+    // Twice as many keys as it holds: the ghosts that size TinyLfu's window fill up (a tenth
+    // of the entries each).
+    measure(
+        "stratacache TinyLfu, 2N keys",
+        || {
+            stratacache::Cache::<u64, u64>::builder()
+                .max_capacity(N)
+                .admission(stratacache::Admission::TinyLfu)
+                .build()
+                .unwrap()
+        },
+        |c, k| {
+            c.insert(k, k);
+            c.insert(k + N, k);
+        },
+        |c| c.len(),
+    );
     let qc = measure(
         "quick_cache::sync::Cache",
         || quick_cache::sync::Cache::<u64, u64>::new(N as usize),

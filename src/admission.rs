@@ -1,6 +1,9 @@
 //! The opt-in policies beside exact LRU: [`Admission`] (TinyLFU: which new keys may displace an
 //! old one) and [`Promotion`] (how hits reach the LRU order), and the pieces TinyLFU is made of:
-//! the [`FrequencySketch`] and the hill climber that sizes its admission window.
+//! the [`FrequencySketch`] and the [`WindowSizer`] that sizes its admission window.
+
+use hashbrown::HashTable;
+use std::collections::VecDeque;
 
 /// Which inserts a cache admits (see [`CacheBuilder::admission`](crate::CacheBuilder::admission)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -16,12 +19,15 @@ pub enum Admission {
     /// listener still sees every value leave exactly once). The main space is a segmented LRU:
     /// admitted entries start on *probation* and move to the *protected* segment (80 % of the
     /// main space) when read again; the victim is probation's least recently used. The window's
-    /// share of the capacity adapts to the workload by hill climbing on the hit ratio, from 1 %:
-    /// recency-heavy workloads get a larger window, frequency-heavy ones a smaller one.
+    /// share of the capacity adapts to the workload, from 1 %, as ARC sizes its recency list:
+    /// two *ghosts* remember the hashes of the last keys admission rejected and the last keys
+    /// the main space evicted (a tenth of the shard's entries each), and a key that comes back
+    /// from one of them moves the window by its weight towards the side that would have kept
+    /// it. Recency-heavy workloads get a larger window, frequency-heavy ones a smaller one.
     ///
-    /// Per shard, it keeps 4-bit counters (8 bytes per entry of capacity) and one byte per entry
-    /// for its segment: 9.4 bytes per entry in all (`examples/memory`). Eviction inside each
-    /// segment stays LRU.
+    /// Per shard, it keeps 4-bit counters (8 bytes per entry of capacity), one byte per entry
+    /// for its segment and, once keys have left, the ghosts' 32-bit hashes: 10.9 bytes per
+    /// entry in all (`examples/memory`). Eviction inside each segment stays LRU.
     /// Frequencies are aged by halving every counter after 10 × capacity recorded accesses.
     TinyLfu,
 }
@@ -140,66 +146,110 @@ impl FrequencySketch {
     }
 }
 
-/// Sizes a W-TinyLFU window by hill climbing on the hit ratio (Caffeine's "simple climber"):
-/// after each sample of accesses, it moves the window's share one step in the direction that
-/// last improved the hit ratio, reversing when the ratio fell, with steps that shrink by 2 %
-/// each time and restart when the ratio jumps by 5 points (a new workload phase).
-pub(crate) struct Climber {
-    /// The window's target size, in weight.
+/// Sizes a W-TinyLFU window from ghosts: the hashes of keys that left the cache recently, as
+/// ARC (Megiddo and Modha, 2003) sizes its recency list. Two ghosts, each of at most a tenth
+/// of the shard's entries, remember the last keys that
+///
+/// - the window pushed out and admission *rejected* (a larger window would have kept them), and
+/// - the main space *evicted* (a larger main space would have kept them).
+///
+/// When a key that is in one ghost and not the other is inserted again, it would have been a
+/// hit with the window that much larger (or smaller), so the window moves by the new entry's
+/// weight in that direction. The two ghosts are of one size, so their hits compare the gains
+/// of the same extra room on either side: a local gradient of the hit ratio, measured on every
+/// miss, where hill climbing needs whole samples of accesses (and so lags on short traces and
+/// phase changes). A scan of new keys hits neither ghost and leaves the window alone.
+pub(crate) struct WindowSizer {
+    /// The window's target size, in weight: from 1 % of the capacity, between 1 and capacity − 1.
     pub(crate) window: u64,
     capacity: u64,
-    step: f64,
-    previous: f64,
-    hits: u64,
-    accesses: u64,
-    sample: u64,
+    rejected: Ghost,
+    evicted: Ghost,
 }
 
-impl Climber {
+impl WindowSizer {
     /// The window starts at 1 % of `capacity` (at least 1).
     pub(crate) fn new(capacity: u64) -> Self {
-        Climber {
+        WindowSizer {
             window: (capacity / 100).max(1),
             capacity,
-            step: -(capacity as f64) * 0.0625,
-            previous: 0.0,
-            hits: 0,
-            accesses: 0,
-            sample: capacity.saturating_mul(10).max(100),
+            rejected: Ghost::default(),
+            evicted: Ghost::default(),
         }
     }
 
-    /// Records one lookup; at the end of a sample, adjusts the window.
+    /// A new key of `weight` is being inserted: if a ghost remembers it, the window moves.
+    pub(crate) fn inserting(&mut self, tag: u32, weight: u64) {
+        if self.rejected.is_empty() && self.evicted.is_empty() {
+            return;
+        }
+        let max = self.capacity.saturating_sub(1).max(1);
+        match (self.rejected.contains(tag), self.evicted.contains(tag)) {
+            (true, false) => self.window = self.window.saturating_add(weight.max(1)).min(max),
+            (false, true) => self.window = self.window.saturating_sub(weight.max(1)).max(1),
+            _ => {}
+        }
+    }
+
+    /// Admission rejected the key of `tag`; `entries` is the shard's entry count.
+    pub(crate) fn rejected(&mut self, tag: u32, entries: usize) {
+        self.rejected.push(tag, entries / 10);
+    }
+
+    /// The main space evicted the key of `tag`; `entries` is the shard's entry count.
+    pub(crate) fn evicted(&mut self, tag: u32, entries: usize) {
+        self.evicted.push(tag, entries / 10);
+    }
+
+    /// The ghosts' size in bytes.
     #[cfg(test)]
-    pub(crate) fn record(&mut self, hit: bool) {
-        self.record_many(u64::from(hit), u64::from(!hit));
+    pub(crate) fn bytes(&self) -> usize {
+        self.rejected.bytes() + self.evicted.bytes()
+    }
+}
+
+/// The hashes of the last keys that left by one door, oldest first, with a table to find them.
+#[derive(Default)]
+struct Ghost {
+    order: VecDeque<u32>,
+    /// The same hashes (a multiset: a key can leave twice), hashed by themselves.
+    set: HashTable<u32>,
+}
+
+impl Ghost {
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
     }
 
-    /// Records lookups; at the end of a sample, adjusts the window.
-    #[inline]
-    pub(crate) fn record_many(&mut self, hits: u64, misses: u64) {
-        self.hits += hits;
-        self.accesses += hits + misses;
-        if self.accesses >= self.sample {
-            self.climb();
+    fn contains(&self, tag: u32) -> bool {
+        self.set.find(spread(tag), |&t| t == tag).is_some()
+    }
+
+    /// Remembers `tag`, forgetting the oldest past `limit` (at least one is kept).
+    fn push(&mut self, tag: u32, limit: usize) {
+        self.order.push_back(tag);
+        self.set.insert_unique(spread(tag), tag, |&t| spread(t));
+        while self.order.len() > limit.max(1) {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Ok(e) = self.set.find_entry(spread(old), |&t| t == old) {
+                e.remove();
+            }
         }
     }
 
-    fn climb(&mut self) {
-        let ratio = self.hits as f64 / self.accesses as f64;
-        let change = ratio - self.previous;
-        let amount = if change >= 0.0 { self.step } else { -self.step };
-        self.step = if change.abs() >= 0.05 {
-            0.0625 * self.capacity as f64 * amount.signum()
-        } else {
-            amount * 0.98
-        };
-        let max = self.capacity.saturating_sub(1).max(1) as f64;
-        self.window = (self.window as f64 + amount).clamp(1.0, max) as u64;
-        self.previous = ratio;
-        self.hits = 0;
-        self.accesses = 0;
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.order.capacity() * 4 + self.set.allocation_size()
     }
+}
+
+/// A tag is a hash already; this spreads it over the 64 bits the table reads (its control
+/// bytes come from the top seven).
+#[inline]
+fn spread(tag: u32) -> u64 {
+    u64::from(tag).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[cfg(test)]
@@ -245,21 +295,66 @@ mod tests {
     }
 
     #[test]
-    fn the_climber_grows_the_window_while_that_helps() {
-        let mut c = Climber::new(1_000);
-        let start = c.window;
-        // The first sample sets the baseline; then the ratio keeps rising, so the climber keeps
-        // its direction.
-        let mut ratio = 0.30;
-        let mut windows = vec![];
-        for _ in 0..5 {
-            for i in 0..c.sample {
-                c.record((i as f64) < ratio * c.sample as f64);
-            }
-            windows.push(c.window);
-            ratio += 0.01;
+    fn ghosts_move_the_window_towards_the_side_that_would_have_hit() {
+        let mut w = WindowSizer::new(1_000);
+        assert_eq!(w.window, 10, "1 % to start");
+        // Nothing remembered: nothing moves.
+        w.inserting(1, 1);
+        assert_eq!(w.window, 10);
+        // Keys the window pushed out and admission rejected come back: the window grows by
+        // each one's weight.
+        for k in 0..5 {
+            w.rejected(k, 1_000);
         }
-        assert!(windows.iter().all(|w| (1..1_000).contains(w)));
-        assert_ne!(windows.last(), Some(&start), "the window never moved");
+        for k in 0..5 {
+            w.inserting(k, 2);
+        }
+        assert_eq!(w.window, 20);
+        // Keys the main space evicted come back: it shrinks.
+        for k in 100..103 {
+            w.evicted(k, 1_000);
+        }
+        for k in 100..103 {
+            w.inserting(k, 1);
+        }
+        assert_eq!(w.window, 17);
+        // A key in both ghosts says nothing; one in neither neither.
+        w.evicted(0, 1_000);
+        w.inserting(0, 1);
+        w.inserting(7_777, 1);
+        assert_eq!(w.window, 17);
+    }
+
+    #[test]
+    fn ghosts_are_bounded_and_forget_the_oldest_first() {
+        let mut w = WindowSizer::new(1_000);
+        // 1,000 entries: each ghost keeps 100.
+        for k in 0..1_000 {
+            w.rejected(k, 1_000);
+        }
+        assert_eq!(w.rejected.order.len(), 100);
+        assert_eq!(w.rejected.set.len(), 100);
+        assert!(!w.rejected.contains(899));
+        assert!(w.rejected.contains(900) && w.rejected.contains(999));
+        // About 12 bytes a remembered key (4 in the queue, 4 and a control byte in the table,
+        // at most half of it empty), so two ghosts of a tenth of the entries cost about 2.4
+        // bytes per entry.
+        assert!(w.bytes() <= 100 * 4 * 2 + 256 * 5, "{} bytes", w.bytes());
+        // A key that left twice is remembered until its second leaving is forgotten.
+        w.rejected(950, 1_000);
+        for k in 2_000..2_060 {
+            w.rejected(k, 1_000);
+        }
+        assert!(w.rejected.contains(950));
+        // The window stays within [1, capacity - 1] however often a ghost is hit.
+        for _ in 0..3_000 {
+            w.inserting(999, 1);
+        }
+        assert_eq!(w.window, 999);
+        w.evicted(5, 1_000);
+        for _ in 0..3_000 {
+            w.inserting(5, 1);
+        }
+        assert_eq!(w.window, 1);
     }
 }

@@ -5,7 +5,7 @@
 //! key's `Eq` (to probe) and the clock (to check a deadline). Removed keys and values are handed
 //! out in a [`Removals`], to be reported and dropped after the lock is released.
 
-use crate::admission::{Climber, FrequencySketch};
+use crate::admission::{FrequencySketch, WindowSizer};
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
 use crate::list::{Linked, Links, List, NIL};
@@ -300,7 +300,7 @@ pub(crate) struct Core<K, V> {
     stamps: Vec<Stamp>,
     /// `Promotion::Lossy`: a hit that finds the promotion buffer full is dropped.
     pub(crate) lossy: bool,
-    /// `Admission::TinyLfu`: the window and protected segments, the sketch, the climber;
+    /// `Admission::TinyLfu`: the window and protected segments, the sketch, the window's sizer;
     /// `list` is then the probation segment.
     tiny: Option<Box<Tiny>>,
     weighted: bool,
@@ -333,7 +333,7 @@ struct Tiny {
     /// Per node: its segment.
     seg: Vec<u8>,
     sketch: FrequencySketch,
-    climber: Climber,
+    sizer: WindowSizer,
 }
 
 impl Tiny {
@@ -350,7 +350,7 @@ impl Tiny {
     /// The protected segment's share: 80 % of the main space.
     #[inline]
     fn protected_max(&self, capacity: u64) -> u64 {
-        capacity.saturating_sub(self.climber.window) * 4 / 5
+        capacity.saturating_sub(self.sizer.window) * 4 / 5
     }
 }
 
@@ -377,7 +377,7 @@ impl<K, V> Core<K, V> {
                     weight: [0; 3],
                     seg: Vec::new(),
                     sketch: FrequencySketch::new(capacity),
-                    climber: Climber::new(capacity),
+                    sizer: WindowSizer::new(capacity),
                 })
             }),
             promotions: Promotions::new(),
@@ -459,9 +459,6 @@ impl<K, V> Core<K, V> {
         let hits = if *lossy { claimed } else { applied };
         stats.hits += hits;
         stats.misses += misses;
-        if let Some(t) = tiny {
-            t.climber.record_many(hits, misses);
-        }
     }
 
     /// Entry `i` was used: it becomes the most recently used of its segment (and, with
@@ -653,12 +650,6 @@ impl<K, V> Core<K, V> {
     {
         let found = self.find_live(hash, key, now, out);
         let (record_hit, record_miss) = record;
-        if let Some(t) = &mut self.tiny {
-            t.climber.record_many(
-                u64::from(record_hit && found.is_some()),
-                u64::from(record_miss && found.is_none()),
-            );
-        }
         match found {
             Some(i) => {
                 if promote {
@@ -838,30 +829,41 @@ impl<K, V> Core<K, V> {
         let tag = tag_of(new.hash);
         let t = self.tiny.as_mut().expect("TinyLFU is on");
         t.sketch.increment(tag);
+        t.sizer.inserting(tag, w);
         while self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
             let t = self.tiny.as_ref().expect("TinyLFU is on");
-            let overflow = t.weight[WINDOW as usize] + w > t.climber.window;
+            let overflow = t.weight[WINDOW as usize] + w > t.sizer.window;
             let candidate = if overflow { t.window.tail() } else { NIL };
             let victim = self.victim();
-            if candidate != NIL && victim != NIL && victim != candidate {
+            debug_assert_ne!(victim, NIL, "an empty shard always fits");
+            let evict = if candidate != NIL && victim != candidate {
                 let freq = |i: u32| t.sketch.frequency(self.nodes[i as usize].links.tag);
                 if freq(candidate) > freq(victim) {
                     self.admit_to_main(candidate);
-                    self.evict(victim, now, out);
+                    victim
                 } else {
-                    self.evict(candidate, now, out);
+                    candidate
                 }
             } else {
-                let v = self.victim();
-                debug_assert_ne!(v, NIL, "an empty shard always fits");
-                self.evict(v, now, out);
+                victim
+            };
+            // The ghosts remember which door it left by: rejected from the window, or evicted
+            // from the main space.
+            let t = self.tiny.as_mut().expect("TinyLFU is on");
+            let tag = self.nodes[evict as usize].links.tag;
+            let entries = self.nodes.len();
+            if t.seg[evict as usize] == WINDOW {
+                t.sizer.rejected(tag, entries);
+            } else {
+                t.sizer.evicted(tag, entries);
             }
+            self.evict(evict, now, out);
         }
         self.push(new, deadline, now);
         loop {
             let t = self.tiny.as_ref().expect("TinyLFU is on");
             let c = t.window.tail();
-            if t.weight[WINDOW as usize] <= t.climber.window || c == NIL {
+            if t.weight[WINDOW as usize] <= t.sizer.window || c == NIL {
                 break;
             }
             self.admit_to_main(c);
