@@ -95,10 +95,16 @@ fn tiny_lfu_follows_recency_and_frequency() {
         ratio("sprite.trace", Admission::All),
         ratio("sprite.trace", Admission::TinyLfu),
     );
-    assert!(tiny >= lru - 2.0, "sprite: TinyLfu {tiny:.2} %, exact LRU {lru:.2} %");
+    assert!(
+        tiny >= lru - 2.0,
+        "sprite: TinyLfu {tiny:.2} %, exact LRU {lru:.2} %"
+    );
     let (lru, tiny) = (
         ratio("OLTP.lis.gz", Admission::All),
         ratio("OLTP.lis.gz", Admission::TinyLfu),
     );
-    assert!(tiny >= lru + 5.0, "OLTP: TinyLfu {tiny:.2} %, exact LRU {lru:.2} %");
+    assert!(
+        tiny >= lru + 5.0,
+        "OLTP: TinyLfu {tiny:.2} %, exact LRU {lru:.2} %"
+    );
 }
