@@ -1,7 +1,7 @@
 //! [`Cache`]: the shard array, hashing to a shard, and the public methods.
 
 use crate::builder::{CacheBuilder, Weigher};
-use crate::clock::{Clock, Now};
+use crate::clock::{Now, TimeSource};
 use crate::flight::{Found, Outcome, Signal};
 use crate::listener::{Listener, RemovalCause, Removals};
 use crate::shard::{Core, Freshness, Lookup, NewEntry, Shard, ShardConfig};
@@ -13,7 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A bounded, concurrent LRU cache with lazy TTL expiry.
 ///
@@ -55,8 +55,7 @@ pub struct Cache<K, V, S = DefaultHashBuilder> {
     ttl: Option<Duration>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
-    clock: Arc<dyn Clock>,
-    origin: Instant,
+    time: TimeSource,
     name: Option<Arc<str>>,
 }
 
@@ -117,7 +116,6 @@ impl<K, V, S> Cache<K, V, S> {
             })
             .collect();
         let bits = shards.trailing_zeros();
-        let origin = b.clock.now();
         let shard_arc: Arc<[Shard<K, V>]> = shard_vec.into();
         #[cfg(feature = "metrics")]
         if let (Some(register), Some(name)) = (b.register, &b.name) {
@@ -132,8 +130,7 @@ impl<K, V, S> Cache<K, V, S> {
             ttl: b.ttl,
             weigher: b.weigher,
             listener: b.listener,
-            clock: b.clock,
-            origin,
+            time: TimeSource::new(b.clock),
             name: b.name,
         }
     }
@@ -193,7 +190,7 @@ impl<K, V, S> Cache<K, V, S> {
 
     #[inline]
     fn now(&self) -> Now<'_> {
-        Now::new(&*self.clock, self.origin)
+        Now::new(&self.time)
     }
 
     /// The cache's clock, in nanoseconds since its origin (the unit of [`Freshness`]).

@@ -130,38 +130,56 @@ impl Clock for ManualClock {
 /// Deadlines are nanoseconds since the cache's origin; this one means "never".
 pub(crate) const NEVER: u64 = u64::MAX;
 
-/// The time of one operation, read from the clock at most once and only if needed.
+/// A cache's clock and the instant its times count from.
+pub(crate) struct TimeSource {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) origin: Instant,
+}
+
+impl TimeSource {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        let origin = clock.now();
+        TimeSource { clock, origin }
+    }
+}
+
+/// The time of one operation, read from the clock at most once and only if needed. Two words
+/// to build (most operations never read it: no TTL, no time-to-idle).
 pub(crate) struct Now<'a> {
-    clock: &'a dyn Clock,
-    origin: Instant,
-    nanos: Cell<Option<u64>>,
+    source: &'a TimeSource,
+    /// [`NEVER`] until read (a reading is never `NEVER`).
+    nanos: Cell<u64>,
 }
 
 impl<'a> Now<'a> {
     #[inline]
-    pub(crate) fn new(clock: &'a dyn Clock, origin: Instant) -> Self {
+    pub(crate) fn new(source: &'a TimeSource) -> Self {
         Now {
-            clock,
-            origin,
-            nanos: Cell::new(None),
+            source,
+            nanos: Cell::new(NEVER),
         }
     }
 
     /// Nanoseconds since the origin.
     #[inline]
     pub(crate) fn get(&self) -> u64 {
-        if let Some(n) = self.nanos.get() {
+        let n = self.nanos.get();
+        if n != NEVER {
             return n;
         }
         let n = self.read();
-        self.nanos.set(Some(n));
+        self.nanos.set(n);
         n
     }
 
     #[cold]
     fn read(&self) -> u64 {
-        let d = self.clock.now().saturating_duration_since(self.origin);
-        // Never 0 and never NEVER, so that `deadline <= now` is false for NEVER.
+        let d = self
+            .source
+            .clock
+            .now()
+            .saturating_duration_since(self.source.origin);
+        // Never NEVER, so that `deadline <= now` is false for NEVER (and NEVER can mark "unread").
         u64::try_from(d.as_nanos())
             .unwrap_or(NEVER - 1)
             .min(NEVER - 1)

@@ -117,13 +117,31 @@ impl List {
         links[i as usize].links_mut().next = NIL;
     }
 
-    /// Makes node `i` the most recently used.
+    /// Makes node `i` (linked in this list) the most recently used. One pass: the node's links
+    /// are read once and written once, and its old neighbours and the old head once each.
     #[inline]
     pub(crate) fn move_to_front(&mut self, links: &mut [impl Linked], i: u32) {
-        if self.head != i {
-            self.unlink(links, i);
-            self.push_front(links, i);
+        let head = self.head;
+        if head == i {
+            return;
         }
+        let node = links[i as usize].links_mut();
+        let Links { prev, next, .. } = *node;
+        // Not the head, so it has a predecessor, and the list a head.
+        debug_assert!(prev != NIL && head != NIL);
+        node.prev = NIL;
+        node.next = head;
+        links[prev as usize].links_mut().next = next;
+        if next == NIL {
+            debug_assert_eq!(self.tail, i);
+            self.tail = prev;
+        } else {
+            debug_assert_eq!(links[next as usize].links().prev, i);
+            links[next as usize].links_mut().prev = prev;
+        }
+        // The old head (possibly `prev`, whose `next` was set above) now follows `i`.
+        links[head as usize].links_mut().prev = i;
+        self.head = i;
     }
 
     /// The linked node that lived elsewhere now lives at `to` (the slab moved it): points its
@@ -185,6 +203,39 @@ mod tests {
         list.unlink(&mut nodes, 3);
         list.unlink(&mut nodes, 0);
         assert_eq!((list.head(), list.tail()), (NIL, NIL));
+    }
+
+    /// `move_to_front` against a model (a vector, most recent last), from every position: the
+    /// head, the tail, the second, the middle.
+    #[test]
+    fn move_to_front_matches_a_model() {
+        let n = 6u32;
+        let mut nodes = vec![Links::unlinked(0); n as usize];
+        let mut list = List::new();
+        let mut model: Vec<u32> = Vec::new();
+        for i in 0..n {
+            list.push_front(&mut nodes, i);
+            model.push(i);
+        }
+        let mut x = 7u32;
+        for _ in 0..500 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let i = (x >> 16) % n;
+            list.move_to_front(&mut nodes, i);
+            model.retain(|&j| j != i);
+            model.push(i);
+            assert_eq!(order(&list, &nodes), model);
+            assert_eq!((list.head(), list.tail()), (model[n as usize - 1], model[0]));
+            // Walking from the head by `next` gives the same order, reversed.
+            let mut forward = vec![];
+            let mut cur = list.head();
+            while cur != NIL {
+                forward.push(cur);
+                cur = nodes[cur as usize].next;
+            }
+            forward.reverse();
+            assert_eq!(forward, model);
+        }
     }
 
     #[test]

@@ -446,14 +446,14 @@ impl<K, V> Core<K, V> {
             capacity,
             ..
         } = self;
-        let mut applied = 0;
-        let (misses, claimed) = promotions.replay(|i| {
-            applied += 1;
-            match tiny {
-                None => list.move_to_front(nodes, i),
-                Some(t) => Self::promote_tiny(t, list, nodes, weights, *weighted, *capacity, i),
-            }
-        });
+        let (misses, claimed) = match tiny {
+            None => promotions.replay(|i| list.move_to_front(nodes, i)),
+            Some(t) => promotions.replay(|i| {
+                Self::promote_tiny(t, list, nodes, weights, *weighted, *capacity, i);
+            }),
+        };
+        // Every claimed slot up to the buffer's size held a hit, and was replayed.
+        let applied = claimed.min(crate::promotions::SLOTS as u64);
         // Exact: a hit past the buffer is counted by the exclusive lookup its reader makes.
         // Lossy: every claim is a hit, replayed or dropped.
         let hits = if *lossy { claimed } else { applied };
@@ -1332,8 +1332,7 @@ impl<K, V> Core<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::RealClock;
-    use std::time::Instant;
+    use crate::clock::{RealClock, TimeSource};
 
     /// `k -> k` under hash `hash`, weight 1, no TTL.
     fn entry(k: u64, hash: u64) -> NewEntry<u64, u64> {
@@ -1371,8 +1370,8 @@ mod tests {
     /// in the unit tests: never more are pending) and replays.
     #[test]
     fn misses_and_hits_under_the_shared_lock_are_all_counted() {
-        let clock = RealClock;
-        let now = Now::new(&clock, Instant::now());
+        let time = TimeSource::new(std::sync::Arc::new(RealClock));
+        let now = Now::new(&time);
         let shard: Shard<u64, u64> = Shard::new(ShardConfig::lru(100));
         for k in 0..10 {
             shard
@@ -1419,8 +1418,8 @@ mod tests {
     /// `remove` picks, then inserts up to `refill` entries, with validation after every time
     /// the table moved its entries. Returns how often it grew and rehashed in place.
     fn churn(hash: fn(u64) -> u64, remove: fn(u64) -> bool, refill: usize) -> (usize, usize) {
-        let clock = RealClock;
-        let now = Now::new(&clock, Instant::now());
+        let time = TimeSource::new(std::sync::Arc::new(RealClock));
+        let now = Now::new(&time);
         let mut core: Core<u64, u64> = Core::new(ShardConfig::lru(1792));
         let (mut grown, mut in_place) = (0, 0);
         let mut insert = |core: &mut Core<u64, u64>, k: u64| {
