@@ -428,7 +428,7 @@ where
             key,
             value,
             weight,
-            ttl,
+            deadline: now.deadline_for(ttl),
             delta,
         };
         self.shard(hash).write().insert(new, &now, &mut out);
@@ -733,6 +733,7 @@ where
         };
         let stored = value.clone();
         let now = self.now();
+        let deadline = now.deadline_for(self.ttl);
         let mut out = Removals::new();
         let waiters = {
             let mut core = lead.shard.write();
@@ -745,7 +746,7 @@ where
                 key,
                 value: stored,
                 weight,
-                ttl: self.ttl,
+                deadline,
                 delta: None,
             };
             core.insert(new, &now, &mut out);

@@ -185,6 +185,16 @@ impl<'a> Now<'a> {
             .min(NEVER - 1)
     }
 
+    /// The deadline of an entry inserted now with time-to-live `ttl`, or [`NEVER`] without one
+    /// (the clock is read only with one).
+    #[inline]
+    pub(crate) fn deadline_for(&self, ttl: Option<Duration>) -> u64 {
+        match ttl {
+            None => NEVER,
+            Some(d) => self.deadline(d),
+        }
+    }
+
     /// The deadline of an entry inserted now with time-to-live `ttl`.
     #[inline]
     pub(crate) fn deadline(&self, ttl: Duration) -> u64 {

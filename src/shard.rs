@@ -16,7 +16,6 @@ use crate::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use hashbrown::HashTable;
 use std::borrow::Borrow;
-use std::time::Duration;
 
 /// The hash the table uses, made from the 32 bits of the key's hash that each entry keeps (in its
 /// links): hashbrown places by the low bits and tags by the top seven, so both halves get those
@@ -263,7 +262,9 @@ pub(crate) struct NewEntry<K, V> {
     pub(crate) value: V,
     /// At least 1.
     pub(crate) weight: u32,
-    pub(crate) ttl: Option<Duration>,
+    /// When it expires (nanoseconds on the cache's clock), or [`NEVER`]: computed before the
+    /// lock is taken, from the operation's [`Now`].
+    pub(crate) deadline: u64,
     /// How long the load of the value took (nanoseconds), for caches that keep stamps; `None`
     /// keeps what a replaced entry had.
     pub(crate) delta: Option<u64>,
@@ -703,18 +704,17 @@ impl<K, V> Core<K, V> {
     where
         K: Eq,
     {
-        let NewEntry {
-            hash,
-            key,
-            value,
-            weight,
-            ttl,
-            delta,
-        } = new;
-        debug_assert!(weight >= 1);
-        let heavy = u64::from(weight) > self.capacity;
-        let deadline = ttl.map_or(NEVER, |d| now.deadline(d));
-        if let Some(i) = self.find(hash, &key) {
+        debug_assert!(new.weight >= 1);
+        let heavy = u64::from(new.weight) > self.capacity;
+        if let Some(i) = self.find(new.hash, &new.key) {
+            let NewEntry {
+                key,
+                value,
+                weight,
+                deadline,
+                delta,
+                ..
+            } = new;
             let expired = self.is_expired(i, now);
             let cause = if expired {
                 self.stats.expirations += 1;
@@ -747,64 +747,33 @@ impl<K, V> Core<K, V> {
             self.promote(i);
             self.stats.inserts += 1;
             self.evict_while(|c| c.weight > c.capacity, now, out);
-        } else {
-            if heavy {
-                self.reject(key, value, out);
+            return;
+        }
+        if heavy {
+            self.reject(new.key, new.value, out);
+            return;
+        }
+        self.stats.inserts += 1;
+        if self.tiny.is_some() {
+            self.insert_tiny(new, now, out);
+            return;
+        }
+        let w = u64::from(new.weight);
+        if self.weight + w <= self.capacity && self.nodes.len() < self.max_entries {
+            self.push(new, now);
+            return;
+        }
+        // Evict from the LRU end until the new entry fits, and give the last slot freed to the
+        // new entry. Evicting first gives the same result as inserting first (the new entry is
+        // the most recently used and fits on its own), and moves no other entry in the slab.
+        loop {
+            let t = self.list.tail();
+            debug_assert_ne!(t, NIL, "an empty shard always fits");
+            if self.weight - self.weight_of(t) + w <= self.capacity {
+                self.reuse(t, new, now, out);
                 return;
             }
-            let w = u64::from(weight);
-            if self.tiny.is_some() {
-                let new = NewEntry {
-                    hash,
-                    key,
-                    value,
-                    weight,
-                    ttl: None,
-                    delta,
-                };
-                self.insert_tiny(new, deadline, now, out);
-                self.stats.inserts += 1;
-                return;
-            }
-            if self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
-                // Evict from the LRU end until the new entry fits, and give the last slot freed
-                // to the new entry. Evicting first gives the same result as inserting first (the
-                // new entry is the most recently used and fits on its own), and moves no other
-                // entry in the slab.
-                loop {
-                    let t = self.list.tail();
-                    debug_assert_ne!(t, NIL, "an empty shard always fits");
-                    if self.weight - self.weight_of(t) + w <= self.capacity {
-                        self.reuse(
-                            t,
-                            NewEntry {
-                                hash,
-                                key,
-                                value,
-                                weight,
-                                ttl: None,
-                                delta,
-                            },
-                            deadline,
-                            now,
-                            out,
-                        );
-                        break;
-                    }
-                    self.evict(t, now, out);
-                }
-            } else {
-                let new = NewEntry {
-                    hash,
-                    key,
-                    value,
-                    weight,
-                    ttl: None,
-                    delta,
-                };
-                self.push(new, deadline, now);
-            }
-            self.stats.inserts += 1;
+            self.evict(t, now, out);
         }
     }
 
@@ -815,11 +784,9 @@ impl<K, V> Core<K, V> {
     /// end, if the window overflows) duels with the main space's victim: the one the sketch
     /// estimates less frequent is evicted, and a winning candidate moves to probation. Ties
     /// go to the victim (the incumbent), as in TinyLFU. Without a candidate, the victim goes.
-    /// (`new.ttl` is ignored: `deadline` is its deadline.)
     fn insert_tiny(
         &mut self,
         new: NewEntry<K, V>,
-        deadline: u64,
         now: &Now<'_>,
         out: &mut Removals<K, V>,
     ) where
@@ -859,7 +826,7 @@ impl<K, V> Core<K, V> {
             }
             self.evict(evict, now, out);
         }
-        self.push(new, deadline, now);
+        self.push(new, now);
         loop {
             let t = self.tiny.as_ref().expect("TinyLFU is on");
             let c = t.window.tail();
@@ -899,16 +866,15 @@ impl<K, V> Core<K, V> {
         }
     }
 
-    /// Appends a new node at the head of the list (`new.ttl` is ignored: `deadline` is its
-    /// deadline).
-    fn push(&mut self, new: NewEntry<K, V>, deadline: u64, now: &Now<'_>) {
+    /// Appends a new node at the head of the list.
+    fn push(&mut self, new: NewEntry<K, V>, now: &Now<'_>) {
         let NewEntry {
             hash,
             key,
             value,
             weight,
+            deadline,
             delta,
-            ..
         } = new;
         let len = self.nodes.len();
         debug_assert!(len < self.max_entries);
@@ -968,13 +934,11 @@ impl<K, V> Core<K, V> {
         self.weight += u64::from(weight);
     }
 
-    /// Evicts entry `t` and puts the new entry in its slot (`new.ttl` is ignored: `deadline`
-    /// is its deadline).
+    /// Evicts entry `t` (the LRU end of `list`) and puts the new entry in its slot.
     fn reuse(
         &mut self,
         t: u32,
         new: NewEntry<K, V>,
-        deadline: u64,
         now: &Now<'_>,
         out: &mut Removals<K, V>,
     ) {
@@ -983,11 +947,10 @@ impl<K, V> Core<K, V> {
             key,
             value,
             weight,
+            deadline,
             delta,
-            ..
         } = new;
         let expired = self.is_expired(t, now);
-        self.list.unlink(&mut self.nodes, t);
         self.table_remove(t);
         self.weight = self.weight - self.weight_of(t) + u64::from(weight);
         let n = &mut self.nodes[t as usize];
@@ -1007,7 +970,9 @@ impl<K, V> Core<K, V> {
             };
         }
         self.table_insert(t);
-        self.list.push_front(&mut self.nodes, t);
+        // The slot keeps its place in the slab: the new entry takes the old one's node, and
+        // moves from the tail to the head.
+        self.list.move_to_front(&mut self.nodes, t);
     }
 
     /// Adds node `i` (whose tag is set) to the table and records its bucket.
@@ -1341,7 +1306,7 @@ mod tests {
             key: k,
             value: k,
             weight: 1,
-            ttl: None,
+            deadline: NEVER,
             delta: None,
         }
     }
