@@ -976,7 +976,7 @@ impl<K, V> Core<K, V> {
     }
 
     /// Adds node `i` (whose tag is set) to the table and records its bucket.
-    #[inline]
+    #[inline(always)]
     fn table_insert(&mut self, i: u32) {
         // hashbrown moves entries only when an insert finds no room left (`capacity == len`);
         // it then rehashes or grows, which leaves room, and every bucket index must be redone.
