@@ -1,5 +1,7 @@
-//! Instructions per operation, counted by callgrind: fixed work, so the counts are the same on
-//! every run whatever else the machine does (timings here move by 30 % between identical runs).
+//! Instructions per operation, counted by callgrind: fixed work, so the counts do not depend on
+//! what else the machine does (timings here move by 30 % between identical runs). They move only
+//! with the hash seeds, which stratacache, `lru` and `hashbrown` draw at random per map (probe
+//! lengths differ): by a few percent on the OLTP columns; a hit in stratacache is the same.
 //!
 //! Run: `cargo run --release --example instructions` (needs valgrind). For each cache it runs
 //! itself under `valgrind --tool=callgrind`, reads the inclusive instruction counts of three

@@ -46,7 +46,7 @@ pub enum Promotion {
     /// only after every 1,024 such hits on a shard does a reader replay the buffer, and only if
     /// the lock is free at that moment. As Caffeine's lossy read buffer, this keeps readers off
     /// the exclusive lock and off the list's cache lines: read-only hits on 2 threads ran at
-    /// 1.36x quick_cache's rate against 0.81x in exact mode (`examples/compare`, README).
+    /// 1.44x quick_cache's rate against 0.90x in exact mode (`examples/compare`, README).
     ///
     /// Drift: only hits are dropped, never inserts or removals, so capacity, TTL, time-to-idle,
     /// the counters and the listener stay exact, and so does the order every write and miss

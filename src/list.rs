@@ -225,7 +225,10 @@ mod tests {
             model.retain(|&j| j != i);
             model.push(i);
             assert_eq!(order(&list, &nodes), model);
-            assert_eq!((list.head(), list.tail()), (model[n as usize - 1], model[0]));
+            assert_eq!(
+                (list.head(), list.tail()),
+                (model[n as usize - 1], model[0])
+            );
             // Walking from the head by `next` gives the same order, reversed.
             let mut forward = vec![];
             let mut cur = list.head();

@@ -784,12 +784,8 @@ impl<K, V> Core<K, V> {
     /// end, if the window overflows) duels with the main space's victim: the one the sketch
     /// estimates less frequent is evicted, and a winning candidate moves to probation. Ties
     /// go to the victim (the incumbent), as in TinyLFU. Without a candidate, the victim goes.
-    fn insert_tiny(
-        &mut self,
-        new: NewEntry<K, V>,
-        now: &Now<'_>,
-        out: &mut Removals<K, V>,
-    ) where
+    fn insert_tiny(&mut self, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>)
+    where
         K: Eq,
     {
         let w = u64::from(new.weight);
@@ -935,13 +931,7 @@ impl<K, V> Core<K, V> {
     }
 
     /// Evicts entry `t` (the LRU end of `list`) and puts the new entry in its slot.
-    fn reuse(
-        &mut self,
-        t: u32,
-        new: NewEntry<K, V>,
-        now: &Now<'_>,
-        out: &mut Removals<K, V>,
-    ) {
+    fn reuse(&mut self, t: u32, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>) {
         let NewEntry {
             hash,
             key,
