@@ -1,10 +1,14 @@
 //! Replays cache traces on stratacache and its peers; prints hit ratio and throughput.
 //!
 //! Run: `cargo run --release --example replay -- [--trace FILE]... [--capacity N,N,..]
-//! [--shards N,N,..] [--threads N,N,..] [--admission all,tinylfu]`
+//! [--shards N,N,..] [--threads N,N,..] [--admission all,tinylfu] [--summary] [--svg DIR]`
 //!
 //! `--admission` picks stratacache's admission policies to replay (default both:
 //! `Admission::All`, the exact LRU, and `Admission::TinyLfu`).
+//!
+//! `--summary` prints, instead, TinyLfu's hit ratio against the best of exact LRU, moka and
+//! quick_cache for every `--trace` at every `--capacity` (default 250 to 2,000), the
+//! geometric means, and how many cells are within a point of the best.
 //!
 //! `--svg DIR` draws, instead of the table, one chart per trace, `DIR/<trace>.svg`: hit ratio
 //! against capacity (the `--capacity` list, default 250 to 3,000) for stratacache (exact LRU
@@ -88,8 +92,13 @@ fn main() {
     let (mut capacities, mut shards, mut threads) = (Vec::new(), vec![1, 0], vec![1]);
     let mut admissions = vec![Admission::All, Admission::TinyLfu];
     let mut svg: Option<std::path::PathBuf> = None;
+    let mut summary = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--summary" {
+            summary = true;
+            continue;
+        }
         let value = args
             .next()
             .unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -115,43 +124,42 @@ fn main() {
     if traces.is_empty() {
         traces = vec!["OLTP.lis.gz".into(), "gli.trace".into()];
     }
+    if summary {
+        if capacities.is_empty() {
+            capacities = vec![250, 500, 1_000, 1_500, 2_000];
+        }
+        print_summary(&traces, &capacities);
+        return;
+    }
     if let Some(dir) = svg {
         if capacities.is_empty() {
             capacities = (1..=12).map(|i| i * 250).collect();
         }
         for name in &traces {
-            let keys = trace::load(name)
-                .unwrap_or_else(|| panic!("trace {name} not found in {}", trace::dir().display()));
-            let ratio = |hits: u64| 100.0 * hits as f64 / keys.len() as f64;
-            let one = |cap: u64, admission| {
-                let c = stratacache::Cache::builder()
-                    .max_capacity(cap)
-                    .shards(1)
-                    .admission(admission)
-                    .build()
-                    .expect("a valid capacity");
-                ratio(replay(&Sharded(c), &keys, 1).0)
-            };
+            let keys = trace::require(name);
             let series: Vec<(&str, &str, Vec<f64>)> = vec![
                 (
                     "stratacache TinyLfu",
                     "#d62728",
                     capacities
                         .iter()
-                        .map(|&c| one(c, Admission::TinyLfu))
+                        .map(|&c| hit_ratio(&one_shard(c, Admission::TinyLfu), &keys))
                         .collect(),
                 ),
                 (
                     "stratacache exact LRU",
                     "#1f77b4",
-                    capacities.iter().map(|&c| one(c, Admission::All)).collect(),
+                    capacities
+                        .iter()
+                        .map(|&c| hit_ratio(&one_shard(c, Admission::All), &keys))
+                        .collect(),
                 ),
                 (
                     Moka::NAME,
                     "#2ca02c",
                     capacities
                         .iter()
-                        .map(|&c| ratio(replay(&Moka::with_capacity(c as usize), &keys, 1).0))
+                        .map(|&c| hit_ratio(&Moka::with_capacity(c as usize), &keys))
                         .collect(),
                 ),
                 (
@@ -159,7 +167,7 @@ fn main() {
                     "#9467bd",
                     capacities
                         .iter()
-                        .map(|&c| ratio(replay(&Quick::with_capacity(c as usize), &keys, 1).0))
+                        .map(|&c| hit_ratio(&Quick::with_capacity(c as usize), &keys))
                         .collect(),
                 ),
             ];
@@ -266,6 +274,82 @@ impl Bench for MokaHeld {
         self.0.insert(k, v);
         self.0.0.run_pending_tasks();
     }
+}
+
+/// stratacache with one shard (so exact LRU is the published exact LRU) and `admission`.
+fn one_shard(capacity: u64, admission: Admission) -> Sharded {
+    Sharded(
+        stratacache::Cache::builder()
+            .max_capacity(capacity)
+            .shards(1)
+            .admission(admission)
+            .build()
+            .expect("a valid capacity"),
+    )
+}
+
+/// The hit ratio (%) of one replay of `keys` on one thread.
+fn hit_ratio<C: Bench>(cache: &C, keys: &[u64]) -> f64 {
+    100.0 * replay(cache, keys, 1).0 as f64 / keys.len() as f64
+}
+
+/// `--summary`: TinyLfu's hit ratio against the best of exact LRU, moka and quick_cache at every
+/// trace and capacity (one thread, one shard for stratacache), and the geometric means. The
+/// difference is also given against moka with its capacity held (see [`MokaHeld`]).
+fn print_summary(traces: &[String], capacities: &[u64]) {
+    println!("Machine: {}\n", machine::describe());
+    println!(
+        "| trace | capacity | exact LRU | **TinyLfu** | moka | moka, capacity held | quick_cache \
+         | TinyLfu − best other | − best, moka held |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    // Per column: the sum of the logarithms, for the geometric means.
+    let mut logs = [0.0f64; 5];
+    let (mut cells, mut within, mut within_held) = (0, 0, 0);
+    for name in traces {
+        let keys = trace::require(name);
+        for &cap in capacities {
+            let r = [
+                hit_ratio(&one_shard(cap, Admission::All), &keys),
+                hit_ratio(&one_shard(cap, Admission::TinyLfu), &keys),
+                hit_ratio(&Moka::with_capacity(cap as usize), &keys),
+                hit_ratio(&MokaHeld::with_capacity(cap as usize), &keys),
+                hit_ratio(&Quick::with_capacity(cap as usize), &keys),
+            ];
+            let [exact, tiny, moka, held, quick] = r;
+            let best = exact.max(moka).max(quick);
+            let best_held = exact.max(held).max(quick);
+            println!(
+                "| {name} | {cap} | {exact:.1} % | **{tiny:.1} %** | {moka:.1} % | {held:.1} % \
+                 | {quick:.1} % | {:+.1} | {:+.1} |",
+                tiny - best,
+                tiny - best_held
+            );
+            for (l, v) in logs.iter_mut().zip(r) {
+                // A ratio of 0 (exact LRU on a loop larger than the cache) counts as 0.01 %.
+                *l += v.max(0.01).ln();
+            }
+            cells += 1;
+            within += usize::from(tiny >= best - 1.0);
+            within_held += usize::from(tiny >= best_held - 1.0);
+        }
+    }
+    let n = f64::from(cells.max(1));
+    let g = logs.map(|l| (l / n).exp());
+    println!(
+        "| geometric mean | | {:.1} % | **{:.1} %** | {:.1} % | {:.1} % | {:.1} % | | |",
+        g[0], g[1], g[2], g[3], g[4]
+    );
+    println!(
+        "\nTinyLfu within a point of the best other in {within} of {cells} cells \
+         ({within_held} with moka's capacity held); geometric mean ahead of exact LRU, moka and \
+         quick_cache: {}",
+        if g[1] > g[0].max(g[2]).max(g[4]) {
+            "yes"
+        } else {
+            "no"
+        }
+    );
 }
 
 /// A line chart of hit ratio (%) against capacity, as SVG markup.
