@@ -73,6 +73,15 @@ fn measure<C>(
     per
 }
 
+/// A cache of `N` with `Admission::TinyLfu`.
+fn tiny_lfu() -> stratacache::Cache<u64, u64> {
+    stratacache::Cache::builder()
+        .max_capacity(N)
+        .admission(stratacache::Admission::TinyLfu)
+        .build()
+        .unwrap()
+}
+
 fn main() {
     println!("Machine: {}", machine::describe());
     println!("Memory for {N} u64 -> u64 entries, capacity {N} (counting allocator)\n");
@@ -101,13 +110,7 @@ fn main() {
     );
     measure(
         "stratacache Admission::TinyLfu",
-        || {
-            stratacache::Cache::<u64, u64>::builder()
-                .max_capacity(N)
-                .admission(stratacache::Admission::TinyLfu)
-                .build()
-                .unwrap()
-        },
+        tiny_lfu,
         |c, k| c.insert(k, k),
         |c| c.len(),
     );
@@ -115,13 +118,7 @@ fn main() {
     // of the entries each).
     measure(
         "stratacache TinyLfu, 2N keys",
-        || {
-            stratacache::Cache::<u64, u64>::builder()
-                .max_capacity(N)
-                .admission(stratacache::Admission::TinyLfu)
-                .build()
-                .unwrap()
-        },
+        tiny_lfu,
         |c, k| {
             c.insert(k, k);
             c.insert(k + N, k);

@@ -106,6 +106,15 @@ impl List {
             debug_assert_eq!(links[prev as usize].links().next, i);
             links[prev as usize].links_mut().next = next;
         }
+        self.bypass_after(links, i, prev, next);
+        links[i as usize].links_mut().prev = NIL;
+        links[i as usize].links_mut().next = NIL;
+    }
+
+    /// Node `i`, between `prev` and `next`, is leaving: `next` (or the tail) now follows
+    /// `prev` instead.
+    #[inline]
+    fn bypass_after(&mut self, links: &mut [impl Linked], i: u32, prev: u32, next: u32) {
         if next == NIL {
             debug_assert_eq!(self.tail, i);
             self.tail = prev;
@@ -113,8 +122,6 @@ impl List {
             debug_assert_eq!(links[next as usize].links().prev, i);
             links[next as usize].links_mut().prev = prev;
         }
-        links[i as usize].links_mut().prev = NIL;
-        links[i as usize].links_mut().next = NIL;
     }
 
     /// Makes node `i` (linked in this list) the most recently used. One pass: the node's links
@@ -132,13 +139,7 @@ impl List {
         node.prev = NIL;
         node.next = head;
         links[prev as usize].links_mut().next = next;
-        if next == NIL {
-            debug_assert_eq!(self.tail, i);
-            self.tail = prev;
-        } else {
-            debug_assert_eq!(links[next as usize].links().prev, i);
-            links[next as usize].links_mut().prev = prev;
-        }
+        self.bypass_after(links, i, prev, next);
         // The old head (possibly `prev`, whose `next` was set above) now follows `i`.
         links[head as usize].links_mut().prev = i;
         self.head = i;
