@@ -73,6 +73,14 @@ fn measure<C>(
     per
 }
 
+/// A 64-bit mix (splitmix64's finalizer): a fixed pseudo-random stream from a counter.
+fn mix(k: u64) -> u64 {
+    let mut z = k.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// A cache of `N` with `Admission::TinyLfu`.
 fn tiny_lfu() -> stratacache::Cache<u64, u64> {
     stratacache::Cache::builder()
@@ -114,14 +122,21 @@ fn main() {
         |c, k| c.insert(k, k),
         |c| c.len(),
     );
-    // Twice as many keys as it holds: the ghosts that size TinyLfu's window fill up (a tenth
-    // of the entries each).
+    // A skewed stream over three times as many keys as it holds (`get`, and `insert` on a
+    // miss), so that entries are admitted, rejected, promoted to the protected segment, demoted
+    // and evicted: the ghosts that size TinyLfu's window and protected share fill up (a tenth of
+    // the entries each).
     measure(
-        "stratacache TinyLfu, 2N keys",
+        "stratacache TinyLfu, ghosts full",
         tiny_lfu,
         |c, k| {
-            c.insert(k, k);
-            c.insert(k + N, k);
+            for j in 0..3 {
+                let x = mix(k * 3 + j);
+                let key = (x % (3 * N)) % ((x >> 32) % (3 * N) + 1);
+                if c.get(&key).is_none() {
+                    c.insert(key, key);
+                }
+            }
         },
         |c| c.len(),
     );

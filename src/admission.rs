@@ -17,17 +17,20 @@ pub enum Admission {
     /// window pushes out is admitted to the *main* space only if a frequency sketch estimates it
     /// more popular than the main space's victim, else it is evicted (cause `Evicted`, so the
     /// listener still sees every value leave exactly once). The main space is a segmented LRU:
-    /// admitted entries start on *probation* and move to the *protected* segment (80 % of the
-    /// main space) when read again; the victim is probation's least recently used. The window's
-    /// share of the capacity adapts to the workload, from 1 %, as ARC sizes its recency list:
-    /// two *ghosts* remember the hashes of the last keys admission rejected and the last keys
-    /// the main space evicted (a tenth of the shard's entries each), and a key that comes back
-    /// from one of them moves the window by its weight towards the side that would have kept
-    /// it. Recency-heavy workloads get a larger window, frequency-heavy ones a smaller one.
+    /// admitted entries start on *probation* and move to the *protected* segment when read
+    /// again; the victim is probation's least recently used. The window's share of the capacity
+    /// (from 1 %) and the protected segment's share of the main space (from 80 %) adapt to the
+    /// workload, as ARC sizes its lists: *ghosts* remember the hashes of the last keys
+    /// admission rejected, the last keys the main space evicted, and which of those had been
+    /// demoted from the protected segment (a tenth of the shard's entries each). A key that
+    /// comes back from one of them moves the window, or the protected share, by its weight
+    /// towards the side that would have kept it. Recency-heavy workloads get a larger window,
+    /// frequency-heavy ones a smaller one; skewed, steady ones more protection.
     ///
     /// Per shard, it keeps 4-bit counters (8 bytes per entry of capacity), one byte per entry
-    /// for its segment and, once keys have left, the ghosts' 32-bit hashes: 10.9 bytes per
-    /// entry in all (`examples/memory`). Eviction inside each segment stays LRU.
+    /// for its segment and, once keys have left, the ghosts' 32-bit hashes: 9.0 bytes per entry
+    /// before any key has left, 12.3 once every ghost is full (`examples/memory`). Eviction
+    /// inside each segment stays LRU.
     /// Frequencies are aged by halving every counter after 10 × capacity recorded accesses.
     TinyLfu,
 }
@@ -146,47 +149,83 @@ impl FrequencySketch {
     }
 }
 
-/// Sizes a W-TinyLFU window from ghosts: the hashes of keys that left the cache recently, as
-/// ARC (Megiddo and Modha, 2003) sizes its recency list. Two ghosts, each of at most a tenth
-/// of the shard's entries, remember the last keys that
+/// Sizes a W-TinyLFU window, and the protected part of its main space, from ghosts: the hashes
+/// of keys that left the cache recently, as ARC (Megiddo and Modha, 2003) sizes its two lists.
+/// Ghosts, each of at most a tenth of the shard's entries, remember the last keys that
 ///
-/// - the window pushed out and admission *rejected* (a larger window would have kept them), and
-/// - the main space *evicted* (a larger main space would have kept them).
+/// - the window pushed out and admission *rejected* (a larger window would have kept them);
+/// - the main space *evicted* (a larger main space would have kept them);
+/// - the main space evicted after they had been *demoted* from the protected segment to
+///   probation (a larger protected segment would have kept them).
 ///
-/// When a key that is in one ghost and not the other is inserted again, it would have been a
-/// hit with the window that much larger (or smaller), so the window moves by the new entry's
-/// weight in that direction. The two ghosts are of one size, so their hits compare the gains
-/// of the same extra room on either side: a local gradient of the hit ratio, measured on every
-/// miss, where hill climbing needs whole samples of accesses (and so lags on short traces and
-/// phase changes). A scan of new keys hits neither ghost and leaves the window alone.
+/// When a key that is in one of the first two ghosts and not the other is inserted again, it
+/// would have been a hit with the window that much larger (or smaller), so the window moves by
+/// the new entry's weight in that direction. The two ghosts are of one size, so their hits
+/// compare the gains of the same extra room on either side: a local gradient of the hit ratio,
+/// measured on every miss, where hill climbing needs whole samples of accesses (and so lags on
+/// short traces and phase changes). A scan of new keys hits neither ghost and leaves the window
+/// alone.
+///
+/// The main space's split is sized the same way, as ARC splits its cache between keys seen once
+/// and keys seen again: a returning key the main space evicted grows the protected segment's
+/// share if it had been demoted from it, and shrinks it if it had only been on probation (a
+/// larger probation would have kept it). The share starts at Caffeine's 80 % and stays between
+/// 20 % and 98 %. Skewed, steady workloads get more protection; churning ones more probation.
 pub(crate) struct WindowSizer {
     /// The window's target size, in weight: from 1 % of the capacity, between 1 and capacity − 1.
     pub(crate) window: u64,
     capacity: u64,
+    /// The protected segment's share of the main space.
+    share: f64,
     rejected: Ghost,
     evicted: Ghost,
+    demoted: Ghost,
 }
 
 impl WindowSizer {
-    /// The window starts at 1 % of `capacity` (at least 1).
+    /// The window starts at 1 % of `capacity` (at least 1), the protected share at 80 %.
     pub(crate) fn new(capacity: u64) -> Self {
         WindowSizer {
             window: (capacity / 100).max(1),
             capacity,
+            share: 0.8,
             rejected: Ghost::default(),
             evicted: Ghost::default(),
+            demoted: Ghost::default(),
         }
     }
 
-    /// A new key of `weight` is being inserted: if a ghost remembers it, the window moves.
+    /// The protected segment's target weight in a shard of `capacity`.
+    #[inline]
+    pub(crate) fn protected(&self, capacity: u64) -> u64 {
+        (capacity.saturating_sub(self.window) as f64 * self.share) as u64
+    }
+
+    /// A new key of `weight` is being inserted: if a ghost remembers it, the window (and the
+    /// protected share) move.
     pub(crate) fn inserting(&mut self, tag: u32, weight: u64) {
         if self.rejected.is_empty() && self.evicted.is_empty() {
             return;
         }
-        let max = self.capacity.saturating_sub(1).max(1);
-        match (self.rejected.contains(tag), self.evicted.contains(tag)) {
-            (true, false) => self.window = self.window.saturating_add(weight.max(1)).min(max),
-            (false, true) => self.window = self.window.saturating_sub(weight.max(1)).max(1),
+        let weight = weight.max(1);
+        let (rejected, evicted) = (self.rejected.contains(tag), self.evicted.contains(tag));
+        if !rejected {
+            // The main space's split. (The demoted ghost is fed more slowly than the evicted
+            // one, so it can remember a key the other has forgotten.)
+            let main = self.capacity.saturating_sub(self.window).max(1) as f64;
+            let step = weight as f64 / main;
+            if self.demoted.contains(tag) {
+                self.share = (self.share + step).min(0.98);
+            } else if evicted {
+                self.share = (self.share - step).max(0.2);
+            }
+        }
+        match (rejected, evicted) {
+            (true, false) => {
+                let max = self.capacity.saturating_sub(1).max(1);
+                self.window = self.window.saturating_add(weight).min(max);
+            }
+            (false, true) => self.window = self.window.saturating_sub(weight).max(1),
             _ => {}
         }
     }
@@ -196,15 +235,19 @@ impl WindowSizer {
         self.rejected.push(tag, entries / 10);
     }
 
-    /// The main space evicted the key of `tag`; `entries` is the shard's entry count.
-    pub(crate) fn evicted(&mut self, tag: u32, entries: usize) {
+    /// The main space evicted the key of `tag`, which had been `demoted` from the protected
+    /// segment or not; `entries` is the shard's entry count.
+    pub(crate) fn evicted(&mut self, tag: u32, entries: usize, demoted: bool) {
         self.evicted.push(tag, entries / 10);
+        if demoted {
+            self.demoted.push(tag, entries / 10);
+        }
     }
 
     /// The ghosts' size in bytes.
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
-        self.rejected.bytes() + self.evicted.bytes()
+        self.rejected.bytes() + self.evicted.bytes() + self.demoted.bytes()
     }
 }
 
@@ -312,17 +355,58 @@ mod tests {
         assert_eq!(w.window, 20);
         // Keys the main space evicted come back: it shrinks.
         for k in 100..103 {
-            w.evicted(k, 1_000);
+            w.evicted(k, 1_000, false);
         }
         for k in 100..103 {
             w.inserting(k, 1);
         }
         assert_eq!(w.window, 17);
         // A key in both ghosts says nothing; one in neither neither.
-        w.evicted(0, 1_000);
+        w.evicted(0, 1_000, false);
         w.inserting(0, 1);
         w.inserting(7_777, 1);
         assert_eq!(w.window, 17);
+    }
+
+    #[test]
+    fn returning_keys_size_the_protected_share_as_arc_splits_its_lists() {
+        let mut w = WindowSizer::new(1_000);
+        assert_eq!(
+            w.protected(1_000),
+            792,
+            "80 % of the main space (1,000 - 10)"
+        );
+        // Keys the main space evicted after demoting them from the protected segment come back:
+        // a larger protected segment would have kept them. (They also shrink the window.)
+        for k in 0..50 {
+            w.evicted(k, 1_000, true);
+        }
+        for k in 0..50 {
+            w.inserting(k, 1);
+        }
+        assert_eq!(w.window, 1);
+        let grown = w.protected(1_000);
+        assert!(grown > 840, "{grown}");
+        // Keys evicted from probation, never protected, come back: a larger probation would
+        // have kept them.
+        for k in 100..200 {
+            w.evicted(k, 1_000, false);
+        }
+        for k in 100..200 {
+            w.inserting(k, 1);
+        }
+        let shrunk = w.protected(1_000);
+        assert!(shrunk < grown - 90, "{shrunk} after {grown}");
+        // The share stays between a fifth and 98 % of the main space.
+        for _ in 0..5_000 {
+            w.inserting(150, 1);
+        }
+        assert_eq!(w.protected(1_000), 999 / 5);
+        w.evicted(7, 1_000, true);
+        for _ in 0..5_000 {
+            w.inserting(7, 1);
+        }
+        assert_eq!(w.protected(1_000), (999.0 * 0.98) as u64);
     }
 
     #[test]
@@ -351,7 +435,7 @@ mod tests {
             w.inserting(999, 1);
         }
         assert_eq!(w.window, 999);
-        w.evicted(5, 1_000);
+        w.evicted(5, 1_000, false);
         for _ in 0..3_000 {
             w.inserting(5, 1);
         }

@@ -322,6 +322,16 @@ pub(crate) struct Core<K, V> {
 const WINDOW: u8 = 0;
 const PROBATION: u8 = 1;
 const PROTECTED: u8 = 2;
+/// On probation, having been moved there from the protected segment (which tells the window's
+/// sizer, should the main space evict it, that the protected segment was too small for it).
+const DEMOTED: u8 = 3;
+
+/// The segment whose list and weight hold a node of segment value `seg`: a demoted node is on
+/// probation.
+#[inline]
+fn part(seg: u8) -> u8 {
+    if seg == DEMOTED { PROBATION } else { seg }
+}
 
 /// W-TinyLFU's state in a shard: the window and protected LRUs (over the same slab as the
 /// probation LRU, which is the shard's `list`), each node's segment, the frequency sketch and
@@ -348,10 +358,10 @@ impl Tiny {
         }
     }
 
-    /// The protected segment's share: 80 % of the main space.
+    /// The protected segment's share of the main space (from 80 %, sized with the window).
     #[inline]
     fn protected_max(&self, capacity: u64) -> u64 {
-        capacity.saturating_sub(self.sizer.window) * 4 / 5
+        self.sizer.protected(capacity)
     }
 }
 
@@ -520,7 +530,7 @@ impl<K, V> Core<K, V> {
                     let dw = weight_of(d);
                     t.protected.unlink(nodes, d);
                     probation.push_front(nodes, d);
-                    t.seg[d as usize] = PROBATION;
+                    t.seg[d as usize] = DEMOTED;
                     t.weight[PROTECTED as usize] -= dw;
                     t.weight[PROBATION as usize] += dw;
                 }
@@ -738,7 +748,7 @@ impl<K, V> Core<K, V> {
             }
             self.weight = self.weight - old_weight + u64::from(weight);
             if let Some(t) = &mut self.tiny {
-                let seg = &mut t.weight[t.seg[i as usize] as usize];
+                let seg = &mut t.weight[part(t.seg[i as usize]) as usize];
                 *seg = *seg - old_weight + u64::from(weight);
             }
             self.set_deadline(i, deadline);
@@ -815,10 +825,9 @@ impl<K, V> Core<K, V> {
             let t = self.tiny.as_mut().expect("TinyLFU is on");
             let tag = self.nodes[evict as usize].links.tag;
             let entries = self.nodes.len();
-            if t.seg[evict as usize] == WINDOW {
-                t.sizer.rejected(tag, entries);
-            } else {
-                t.sizer.evicted(tag, entries);
+            match t.seg[evict as usize] {
+                WINDOW => t.sizer.rejected(tag, entries),
+                seg => t.sizer.evicted(tag, entries, seg == DEMOTED),
             }
             self.evict(evict, now, out);
         }
@@ -1070,7 +1079,7 @@ impl<K, V> Core<K, V> {
         match &mut self.tiny {
             Some(t) => {
                 let seg = t.seg[i as usize];
-                t.weight[seg as usize] -= w;
+                t.weight[part(seg) as usize] -= w;
                 t.list(&mut self.list, seg).unlink(&mut self.nodes, i);
             }
             None => self.list.unlink(&mut self.nodes, i),
@@ -1247,7 +1256,10 @@ impl<K, V> Core<K, V> {
                 check(!seen[cur as usize], "list has a cycle")?;
                 seen[cur as usize] = true;
                 if let Some(t) = &self.tiny {
-                    check(t.seg[cur as usize] == seg, "node in the wrong segment")?;
+                    check(
+                        part(t.seg[cur as usize]) == seg,
+                        "node in the wrong segment",
+                    )?;
                 }
                 let links = &self.nodes[cur as usize].links;
                 check(links.prev == prev, "prev link broken")?;
