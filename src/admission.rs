@@ -166,10 +166,10 @@ impl FrequencySketch {
 /// short traces and phase changes). A scan of new keys hits neither ghost and leaves the window
 /// alone.
 ///
-/// The main space's split is sized the same way, as ARC splits its cache between keys seen once
-/// and keys seen again: a returning key the main space evicted grows the protected segment's
-/// share if it had been demoted from it, and shrinks it if it had only been on probation (a
-/// larger probation would have kept it). The share starts at Caffeine's 80 % and stays between
+/// The main space's split is sized the same way, as ARC splits its cache between keys seen once and
+/// keys seen again: a returning key the main space evicted grows the protected segment's share (by
+/// half its weight) if it had been demoted from it, and shrinks it if it had only been on probation
+/// (a larger probation would have kept it). The share starts at Caffeine's 80 % and stays between
 /// 20 % and 98 %. Skewed, steady workloads get more protection; churning ones more probation.
 pub(crate) struct WindowSizer {
     /// The window's target size, in weight: from 1 % of the capacity, between 1 and capacity − 1.
@@ -212,8 +212,11 @@ impl WindowSizer {
         if !rejected {
             // The main space's split. (The demoted ghost is fed more slowly than the evicted
             // one, so it can remember a key the other has forgotten.)
+            // Half the key's weight: the split moves more slowly than the window, so that the
+            // two do not chase each other (half steps measured better than whole ones on the
+            // traces of `tests/data`, and as well on skewed streams).
             let main = self.capacity.saturating_sub(self.window).max(1) as f64;
-            let step = weight as f64 / main;
+            let step = weight as f64 / main / 2.0;
             if self.demoted.contains(tag) {
                 self.share = (self.share + step).min(0.98);
             } else if evicted {
@@ -386,7 +389,7 @@ mod tests {
         }
         assert_eq!(w.window, 1);
         let grown = w.protected(1_000);
-        assert!(grown > 840, "{grown}");
+        assert!(grown > 815, "{grown}");
         // Keys evicted from probation, never protected, come back: a larger probation would
         // have kept them.
         for k in 100..200 {
@@ -396,7 +399,7 @@ mod tests {
             w.inserting(k, 1);
         }
         let shrunk = w.protected(1_000);
-        assert!(shrunk < grown - 90, "{shrunk} after {grown}");
+        assert!(shrunk < grown - 45, "{shrunk} after {grown}");
         // The share stays between a fifth and 98 % of the main space.
         for _ in 0..5_000 {
             w.inserting(150, 1);
