@@ -23,8 +23,8 @@ pub enum Admission {
     /// workload, as ARC sizes its lists: *ghosts* remember the hashes of the last keys
     /// admission rejected, the last keys the main space evicted, and which of those had been
     /// demoted from the protected segment (a tenth of the shard's entries each). A key that
-    /// comes back from one of them moves the window, or the protected share, by its weight
-    /// towards the side that would have kept it. Recency-heavy workloads get a larger window,
+    /// comes back from one of them moves the window by its weight (the protected share by half
+    /// of it) towards the side that would have kept it. Recency-heavy workloads get a larger window,
     /// frequency-heavy ones a smaller one; skewed, steady ones more protection.
     ///
     /// Per shard, it keeps 4-bit counters (8 bytes per entry of capacity), one byte per entry
@@ -210,11 +210,11 @@ impl WindowSizer {
         let weight = weight.max(1);
         let (rejected, evicted) = (self.rejected.contains(tag), self.evicted.contains(tag));
         if !rejected {
-            // The main space's split. (The demoted ghost is fed more slowly than the evicted
-            // one, so it can remember a key the other has forgotten.)
-            // Half the key's weight: the split moves more slowly than the window, so that the
-            // two do not chase each other (half steps measured better than whole ones on the
-            // traces of `tests/data`, and as well on skewed streams).
+            // The main space's split, by half the key's weight: it moves more slowly than the
+            // window, so that the two do not chase each other (half steps measured better than
+            // whole ones on the traces of `tests/data`, and about as well on skewed streams).
+            // The demoted ghost is fed more slowly than the evicted one, so it can remember a
+            // key the other has forgotten: it is asked first.
             let main = self.capacity.saturating_sub(self.window).max(1) as f64;
             let step = weight as f64 / main / 2.0;
             if self.demoted.contains(tag) {
@@ -423,9 +423,9 @@ mod tests {
         assert_eq!(w.rejected.set.len(), 100);
         assert!(!w.rejected.contains(899));
         assert!(w.rejected.contains(900) && w.rejected.contains(999));
-        // About 12 bytes a remembered key (4 in the queue, 4 and a control byte in the table,
-        // at most half of it empty), so two ghosts of a tenth of the entries cost about 2.4
-        // bytes per entry.
+        // About 12 bytes a remembered key at most (4 in the queue, 4 and a control byte in the
+        // table, at most half of it empty): a ghost of a tenth of the entries costs about 1.2
+        // bytes per entry. (`examples/memory` measures the three together: 3.3.)
         assert!(w.bytes() <= 100 * 4 * 2 + 256 * 5, "{} bytes", w.bytes());
         // A key that left twice is remembered until its second leaving is forgotten.
         w.rejected(950, 1_000);

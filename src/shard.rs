@@ -821,7 +821,7 @@ impl<K, V> Core<K, V> {
                 victim
             };
             // The ghosts remember which door it left by: rejected from the window, or evicted
-            // from the main space.
+            // from the main space (and whether it had been demoted from the protected segment).
             let t = self.tiny.as_mut().expect("TinyLFU is on");
             let tag = self.nodes[evict as usize].links.tag;
             let entries = self.nodes.len();
