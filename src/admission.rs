@@ -25,7 +25,9 @@ pub enum Admission {
     /// demoted from the protected segment (a tenth of the shard's entries each). A key that
     /// comes back from one of them moves the window by its weight (the protected share by half
     /// of it) towards the side that would have kept it. Recency-heavy workloads get a larger window,
-    /// frequency-heavy ones a smaller one; skewed, steady ones more protection.
+    /// frequency-heavy ones a smaller one; skewed, steady ones more protection. Where keys are
+    /// all about as frequent and come back in reverse order (the LIRS2 traces backf and zigzag
+    /// in `tests/data`), exact LRU keeps more: up to 12 points more (README, "Beyond exact LRU").
     ///
     /// Per shard, it keeps 4-bit counters (8 bytes per entry of capacity), one byte per entry
     /// for its segment and, once keys have left, the ghosts' 32-bit hashes: 9.0 bytes per entry
