@@ -125,7 +125,7 @@ fn main() {
     // A skewed stream over three times as many keys as it holds (`get`, and `insert` on a
     // miss), so that entries are admitted, rejected, promoted to the protected segment, demoted
     // and evicted: the ghosts that size TinyLfu's window and protected share fill up (a
-    // sixteenth of the entries each).
+    // twelfth of the entries each).
     measure(
         "stratacache TinyLfu, ghosts full",
         tiny_lfu,

@@ -5,7 +5,7 @@
 //! key's `Eq` (to probe) and the clock (to check a deadline). Removed keys and values are handed
 //! out in a [`Removals`], to be reported and dropped after the lock is released.
 
-use crate::admission::{FrequencySketch, WindowSizer};
+use crate::admission::{ADMIT_MARGIN, FrequencySketch, WindowSizer};
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
 use crate::list::{Linked, Links, List, NIL};
@@ -512,7 +512,10 @@ impl<K, V> Core<K, V> {
         };
         t.sketch.increment(nodes[i as usize].links.tag);
         match t.seg[i as usize] {
-            WINDOW => t.window.move_to_front(nodes, i),
+            WINDOW => {
+                t.window.move_to_front(nodes, i);
+                t.sizer.window_hit(weight_of(i));
+            }
             PROTECTED => t.protected.move_to_front(nodes, i),
             _ => {
                 let w = weight_of(i);
@@ -791,9 +794,11 @@ impl<K, V> Core<K, V> {
     /// and the window's overflow moves to probation (the main space).
     ///
     /// Room: while the new entry does not fit, the entry the window will push out (its LRU
-    /// end, if the window overflows) duels with the main space's victim: the one the sketch
-    /// estimates less frequent is evicted, and a winning candidate moves to probation. Ties
-    /// go to the victim (the incumbent), as in TinyLFU. Without a candidate, the victim goes.
+    /// end, if the window overflows) duels with the main space's victim: the candidate wins
+    /// only if the sketch estimates it more frequent than the victim by more than
+    /// [`ADMIT_MARGIN`], and then moves to probation while the victim is evicted; otherwise the
+    /// candidate is evicted (the incumbent keeps its place, as in TinyLFU, and on a difference
+    /// the sketch's noise could make). Without a candidate, the victim goes.
     fn insert_tiny(&mut self, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>)
     where
         K: Eq,
@@ -811,7 +816,7 @@ impl<K, V> Core<K, V> {
             debug_assert_ne!(victim, NIL, "an empty shard always fits");
             let evict = if candidate != NIL && victim != candidate {
                 let freq = |i: u32| t.sketch.frequency(self.nodes[i as usize].links.tag);
-                if freq(candidate) > freq(victim) {
+                if freq(candidate) > freq(victim).saturating_add(ADMIT_MARGIN) {
                     self.admit_to_main(candidate);
                     victim
                 } else {
