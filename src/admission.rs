@@ -34,7 +34,7 @@ pub enum Admission {
     ///
     /// Per shard, it keeps 4-bit counters (8 bytes per entry of capacity), one byte per entry
     /// for its segment and, once keys have left, the ghosts' 32-bit hashes: 9.0 bytes per entry
-    /// before any key has left, 10.8 once every ghost is full (`examples/memory`). Eviction
+    /// before any key has left, 11.8 once every ghost is full (`examples/memory`). Eviction
     /// inside each segment stays LRU.
     /// Frequencies are aged by halving every counter after 10 × capacity recorded accesses.
     TinyLfu,
@@ -178,7 +178,7 @@ pub(crate) const GHOST_SHARE: usize = 12;
 /// (zigzag, backf), admitting on it swapped residents for newcomers at random, and on scan it
 /// let scanned keys in. With the margin and [`WINDOW_CREDIT`], TinyLfu's geometric mean over the
 /// fourteen traces of `tests/data` rose from between 52.4 % and 52.7 % to between 53.5 % and
-/// 53.8 %, and its worst cell from about 10 points behind the best other to about 5
+/// 53.8 %, and its worst cell from about 10 points behind the best other to 4 to 7
 /// (`examples/replay --summary`; README, "Beyond exact LRU"; `tests/traces.rs`).
 pub(crate) const ADMIT_MARGIN: u8 = 1;
 

@@ -797,8 +797,8 @@ impl<K, V> Core<K, V> {
     /// end, if the window overflows) duels with the main space's victim: the candidate wins
     /// only if the sketch estimates it more frequent than the victim by more than
     /// [`ADMIT_MARGIN`], and then moves to probation while the victim is evicted; otherwise the
-    /// candidate is evicted (the incumbent keeps its place, as in TinyLFU, and on a difference
-    /// the sketch's noise could make). Without a candidate, the victim goes.
+    /// candidate is evicted: the incumbent keeps its place on a tie, as in TinyLFU, and on a
+    /// difference the sketch's noise can make. Without a candidate, the victim goes.
     fn insert_tiny(&mut self, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>)
     where
         K: Eq,
