@@ -178,7 +178,7 @@ pub(crate) const GHOST_SHARE: usize = 12;
 /// (zigzag, backf), admitting on it swapped residents for newcomers at random, and on scan it
 /// let scanned keys in. With the margin and [`WINDOW_CREDIT`], TinyLfu's geometric mean over the
 /// fourteen traces of `tests/data` rose from between 52.4 % and 52.7 % to between 53.5 % and
-/// 53.8 %, and its worst cell from about 10 points behind the best other to 4 to 7
+/// 53.8 %, and its worst cell from 8 to 13 points behind the best other to 4 to 7
 /// (`examples/replay --summary`; README, "Beyond exact LRU"; `tests/traces.rs`).
 pub(crate) const ADMIT_MARGIN: u8 = 1;
 
