@@ -247,10 +247,10 @@ impl WindowSizer {
         }
     }
 
-    /// The protected segment's target weight in a shard of `capacity`.
+    /// The protected segment's target weight.
     #[inline]
-    pub(crate) fn protected(&self, capacity: u64) -> u64 {
-        (capacity.saturating_sub(self.window) as f64 * self.share) as u64
+    pub(crate) fn protected(&self) -> u64 {
+        (self.capacity.saturating_sub(self.window) as f64 * self.share) as u64
     }
 
     /// A new key of `weight` is being inserted: if a ghost remembers it, the window (and the
@@ -264,7 +264,8 @@ impl WindowSizer {
         if !rejected {
             // The main space's split, by half the key's weight: it moves more slowly than the
             // window, so that the two do not chase each other (half steps measured better than
-            // whole ones on the traces of `tests/data`, and about as well on skewed streams).
+            // whole ones on the five traces first in `tests/data`, and about as well on skewed
+            // streams).
             // The demoted ghost is fed more slowly than the evicted one, so it can remember a
             // key the other has forgotten: it is asked first.
             let main = self.capacity.saturating_sub(self.window).max(1) as f64;
@@ -464,11 +465,7 @@ mod tests {
     #[test]
     fn returning_keys_size_the_protected_share_as_arc_splits_its_lists() {
         let mut w = WindowSizer::new(1_000);
-        assert_eq!(
-            w.protected(1_000),
-            792,
-            "80 % of the main space (1,000 - 10)"
-        );
+        assert_eq!(w.protected(), 792, "80 % of the main space (1,000 - 10)");
         // Keys the main space evicted after demoting them from the protected segment come back:
         // a larger protected segment would have kept them. (They also shrink the window.)
         for k in 0..50 {
@@ -478,7 +475,7 @@ mod tests {
             w.inserting(k, 1);
         }
         assert_eq!(w.window, 1);
-        let grown = w.protected(1_000);
+        let grown = w.protected();
         assert!(grown > 815, "{grown}");
         // Keys evicted from probation, never protected, come back: a larger probation would
         // have kept them.
@@ -488,18 +485,18 @@ mod tests {
         for k in 100..160 {
             w.inserting(k, 1);
         }
-        let shrunk = w.protected(1_000);
+        let shrunk = w.protected();
         assert!(shrunk < grown - 25, "{shrunk} after {grown}");
         // The share stays between a fifth and 98 % of the main space.
         for _ in 0..5_000 {
             w.inserting(150, 1);
         }
-        assert_eq!(w.protected(1_000), 999 / 5);
+        assert_eq!(w.protected(), 999 / 5);
         w.evicted(7, 1_000, true);
         for _ in 0..5_000 {
             w.inserting(7, 1);
         }
-        assert_eq!(w.protected(1_000), (999.0 * 0.98) as u64);
+        assert_eq!(w.protected(), (999.0 * 0.98) as u64);
     }
 
     #[test]

@@ -357,12 +357,6 @@ impl Tiny {
             _ => probation,
         }
     }
-
-    /// The protected segment's share of the main space (from 80 %, sized with the window).
-    #[inline]
-    fn protected_max(&self, capacity: u64) -> u64 {
-        self.sizer.protected(capacity)
-    }
 }
 
 impl<K, V> Core<K, V> {
@@ -454,13 +448,12 @@ impl<K, V> Core<K, V> {
             lossy,
             weights,
             weighted,
-            capacity,
             ..
         } = self;
         let (misses, claimed) = match tiny {
             None => promotions.replay(|i| list.move_to_front(nodes, i)),
             Some(t) => promotions.replay(|i| {
-                Self::promote_tiny(t, list, nodes, weights, *weighted, *capacity, i);
+                Self::promote_tiny(t, list, nodes, weights, *weighted, i);
             }),
         };
         // Every claimed slot up to the buffer's size held a hit, and was replayed.
@@ -484,7 +477,6 @@ impl<K, V> Core<K, V> {
                 &mut self.nodes,
                 &self.weights,
                 self.weighted,
-                self.capacity,
                 i,
             ),
         }
@@ -500,7 +492,6 @@ impl<K, V> Core<K, V> {
         nodes: &mut [Node<K, V>],
         weights: &[u32],
         weighted: bool,
-        capacity: u64,
         i: u32,
     ) {
         let weight_of = |j: u32| {
@@ -524,7 +515,7 @@ impl<K, V> Core<K, V> {
                 t.seg[i as usize] = PROTECTED;
                 t.weight[PROBATION as usize] -= w;
                 t.weight[PROTECTED as usize] += w;
-                let max = t.protected_max(capacity);
+                let max = t.sizer.protected();
                 while t.weight[PROTECTED as usize] > max {
                     let d = t.protected.tail();
                     if d == NIL || d == i {
