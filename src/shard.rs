@@ -5,7 +5,7 @@
 //! key's `Eq` (to probe) and the clock (to check a deadline). Removed keys and values are handed
 //! out in a [`Removals`], to be reported and dropped after the lock is released.
 
-use crate::admission::{FrequencySketch, WindowSizer};
+use crate::admission::{ADMIT_MARGIN, FrequencySketch, WindowSizer};
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
 use crate::list::{Linked, Links, List, NIL};
@@ -786,11 +786,10 @@ impl<K, V> Core<K, V> {
     ///
     /// Room: while the new entry does not fit, the entry the window will push out (its LRU
     /// end, if the window overflows) duels with the main space's victim: the candidate wins
-    /// only if the sketch estimates it more frequent than the victim by more than the sizer's
-    /// adaptive margin ([`WindowSizer::admits`]), and then moves to probation while the victim
-    /// is evicted; otherwise the candidate is evicted: the incumbent keeps its place on a tie, as
-    /// in TinyLFU, and on a difference the sketch's noise can make. Without a candidate, the
-    /// victim goes.
+    /// only if the sketch estimates it more frequent than the victim by more than
+    /// [`ADMIT_MARGIN`], and then moves to probation while the victim is evicted; otherwise the
+    /// candidate is evicted: the incumbent keeps its place on a tie, as in TinyLFU, and on a
+    /// difference the sketch's noise can make. Without a candidate, the victim goes.
     fn insert_tiny(&mut self, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>)
     where
         K: Eq,
@@ -807,12 +806,8 @@ impl<K, V> Core<K, V> {
             let victim = self.victim();
             debug_assert_ne!(victim, NIL, "an empty shard always fits");
             let evict = if candidate != NIL && victim != candidate {
-                let tag = |i: u32| self.nodes[i as usize].links.tag;
-                let (ctag, vtag) = (tag(candidate), tag(victim));
-                let (fc, fv) = (t.sketch.frequency(ctag), t.sketch.frequency(vtag));
-                let entries = self.nodes.len();
-                let t = self.tiny.as_mut().expect("TinyLFU is on");
-                if t.sizer.admits(ctag, fc, vtag, fv, entries) {
+                let freq = |i: u32| t.sketch.frequency(self.nodes[i as usize].links.tag);
+                if freq(candidate) > freq(victim).saturating_add(ADMIT_MARGIN) {
                     self.admit_to_main(candidate);
                     victim
                 } else {

@@ -160,14 +160,14 @@ fn tiny_lfu_mean(keys: &[u64], capacity: u64) -> f64 {
 ///
 /// - backf at 500: every key about as frequent, coming back in reverse order, so exact LRU is
 ///   the best policy (61.1 %). Admitting a candidate one count ahead of the victim (noise, with
-///   4-bit aged counts) swaps keys at random: 50.95 % with the admission margin pinned at 0
-///   (`MAX_MARGIN = 0`). Growing the window on every returning rejected key, without the credit
-///   its own hits earn, gives 55.35 %. With both, 58.23 %.
+///   4-bit aged counts) swaps keys at random: 50.95 % with `ADMIT_MARGIN = 0`, 57.22 % with the
+///   margin.
 /// - loop at 1,000: 1,011 keys in a loop, where a window never hits and every rejected key comes
-///   back. With a fixed margin of one count and no credit, the ghosts grew the window to about
-///   75 entries: about 90.6 %. Now 98.43 %.
-/// - scan at 250: quick_cache reads 11.9 %; TinyLfu reads 6.83 % with the margin pinned at 0,
-///   11.89 % with it learnt.
+///   back. With the margin (more rejections) and window growth not paid for by the window's own
+///   hits, the ghosts grow the window until the main space loses the loop: 80.62 %. With the
+///   credit, 97.73 %.
+/// - scan at 250: quick_cache reads 11.9 %; TinyLfu reads 6.83 % with `ADMIT_MARGIN = 0`,
+///   11.85 % with the margin.
 #[test]
 fn tiny_lfu_does_not_churn_on_the_sketchs_noise() {
     let backf = trace::require("backf.trace.gz");
