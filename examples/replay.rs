@@ -10,9 +10,10 @@
 //! `--summary` prints, instead, TinyLfu's hit ratio against the best of exact LRU, moka and
 //! quick_cache for every `--trace` at every `--capacity` (default 250 to 2,000), the
 //! geometric means, and how many cells are within a point of the best. `--runs N` (default 1)
-//! makes TinyLfu's figure the mean of N replays, each on a cache with its own hasher seed: the
-//! sketch's collisions, and so the hit ratio, depend on the seed (by up to about three points
-//! on the small traces).
+//! makes TinyLfu's and the peers' figures the means of N replays, each on a new cache (for
+//! TinyLfu, with a hasher of its own seed): the sketch's collisions, and so the hit ratio, depend
+//! on the seed (by up to about three points on the small traces), and moka's figures move by up
+//! to a point between runs. Exact LRU is the same in every run.
 //!
 //! `--svg DIR` draws, instead of the table, one chart per trace, `DIR/<trace>.svg`: hit ratio
 //! against capacity (the `--capacity` list, default 250 to 3,000) for stratacache (exact LRU
@@ -299,6 +300,16 @@ fn hit_ratio<C: Bench>(cache: &C, keys: &[u64]) -> f64 {
     100.0 * replay(cache, keys, 1).0 as f64 / keys.len() as f64
 }
 
+/// A peer's mean hit ratio (%) over `runs` replays, each on a new cache: moka and quick_cache
+/// seed their hashers per cache, and moka's admission and housekeeping are not repeatable
+/// either.
+fn mean_ratio<C: Bench>(capacity: u64, keys: &[u64], runs: u32) -> f64 {
+    let sum: f64 = (0..runs)
+        .map(|_| hit_ratio(&C::with_capacity(capacity as usize), keys))
+        .sum();
+    sum / f64::from(runs)
+}
+
 /// TinyLfu's hit ratio (%) on one shard: one replay on the default hasher, or the mean of
 /// `runs` replays, each with a hasher of its own seed.
 fn tiny_lfu_ratio(capacity: u64, keys: &[u64], runs: u32) -> f64 {
@@ -336,7 +347,10 @@ fn tiny_lfu_ratio(capacity: u64, keys: &[u64], runs: u32) -> f64 {
 fn print_summary(traces: &[String], capacities: &[u64], runs: u32) {
     println!("Machine: {}\n", machine::describe());
     if runs > 1 {
-        println!("TinyLfu: the mean of {runs} replays, each with its own hasher seed.\n");
+        println!(
+            "TinyLfu, moka and quick_cache: the mean of {runs} replays each, on new caches \
+             (TinyLfu's each with a hasher of its own seed).\n"
+        );
     }
     println!(
         "| trace | capacity | exact LRU | **TinyLfu** | moka | moka, capacity held | quick_cache \
@@ -352,9 +366,9 @@ fn print_summary(traces: &[String], capacities: &[u64], runs: u32) {
             let r = [
                 hit_ratio(&one_shard(cap, Admission::All), &keys),
                 tiny_lfu_ratio(cap, &keys, runs),
-                hit_ratio(&Moka::with_capacity(cap as usize), &keys),
-                hit_ratio(&MokaHeld::with_capacity(cap as usize), &keys),
-                hit_ratio(&Quick::with_capacity(cap as usize), &keys),
+                mean_ratio::<Moka>(cap, &keys, runs),
+                mean_ratio::<MokaHeld>(cap, &keys, runs),
+                mean_ratio::<Quick>(cap, &keys, runs),
             ];
             let [exact, tiny, moka, held, quick] = r;
             let best = exact.max(moka).max(quick);
