@@ -17,6 +17,11 @@ fn replay_with(keys: &[u64], capacity: u64, shards: usize, admission: Admission)
         .admission(admission)
         .build()
         .unwrap();
+    replay_on(&cache, keys)
+}
+
+/// Replays `keys` on `cache`; checks the hit counter and the cache's invariants after.
+fn replay_on<S: std::hash::BuildHasher>(cache: &Cache<u64, u64, S>, keys: &[u64]) -> u64 {
     let mut hits = 0;
     for &k in keys {
         if cache.get(&k).is_some() {
@@ -138,17 +143,7 @@ fn tiny_lfu_mean(keys: &[u64], capacity: u64) -> f64 {
                 .hasher(Seeded(seed))
                 .build()
                 .unwrap();
-            let mut hits = 0;
-            for &k in keys {
-                if cache.get(&k).is_some() {
-                    hits += 1;
-                } else {
-                    cache.insert(k, k);
-                }
-            }
-            assert_eq!(cache.stats().hits, hits);
-            cache.validate();
-            hits
+            replay_on(&cache, keys)
         })
         .sum();
     total as f64 / seeds.count() as f64 / keys.len() as f64 * 100.0
