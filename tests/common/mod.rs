@@ -9,4 +9,5 @@ pub mod runtime;
 pub mod scenarios;
 pub mod stores;
 pub mod strategies;
+pub mod synth;
 pub mod trace;
