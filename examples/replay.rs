@@ -310,35 +310,39 @@ fn mean_ratio<C: Bench>(capacity: u64, keys: &[u64], runs: u32) -> f64 {
     sum / f64::from(runs)
 }
 
-/// TinyLfu's hit ratio (%) on one shard: one replay on the default hasher, or the mean of
-/// `runs` replays, each with a hasher of its own seed.
-fn tiny_lfu_ratio(capacity: u64, keys: &[u64], runs: u32) -> f64 {
-    if runs == 1 {
-        return hit_ratio(&one_shard(capacity, Admission::TinyLfu), keys);
-    }
-    let sum: f64 = (0..runs)
-        .map(|_| {
-            let cache = stratacache::Cache::builder()
-                .max_capacity(capacity)
+/// TinyLfu on one shard, with a hasher of its own seed (std's `RandomState`: each one new
+/// keys), where the default hasher is seeded once per process.
+struct TinySeeded(stratacache::Cache<u64, u64, std::collections::hash_map::RandomState>);
+
+impl Bench for TinySeeded {
+    const NAME: &'static str = "TinyLfu, own seed";
+    fn with_capacity(capacity: usize) -> Self {
+        TinySeeded(
+            stratacache::Cache::builder()
+                .max_capacity(capacity as u64)
                 .shards(1)
                 .admission(Admission::TinyLfu)
                 .hasher(std::collections::hash_map::RandomState::new())
                 .build()
-                .expect("a valid capacity");
-            let hits = keys
-                .iter()
-                .filter(|&&k| {
-                    let hit = cache.get(&k).is_some();
-                    if !hit {
-                        cache.insert(k, k);
-                    }
-                    hit
-                })
-                .count();
-            100.0 * hits as f64 / keys.len() as f64
-        })
-        .sum();
-    sum / f64::from(runs)
+                .expect("a valid capacity"),
+        )
+    }
+    fn get(&self, k: u64) -> Option<u64> {
+        self.0.get(&k)
+    }
+    fn insert(&self, k: u64, v: u64) {
+        self.0.insert(k, v)
+    }
+}
+
+/// TinyLfu's hit ratio (%) on one shard: one replay on the default hasher, or the mean of
+/// `runs` replays, each with a hasher of its own seed.
+fn tiny_lfu_ratio(capacity: u64, keys: &[u64], runs: u32) -> f64 {
+    if runs == 1 {
+        hit_ratio(&one_shard(capacity, Admission::TinyLfu), keys)
+    } else {
+        mean_ratio::<TinySeeded>(capacity, keys, runs)
+    }
 }
 
 /// `--summary`: TinyLfu's hit ratio against the best of exact LRU, moka and quick_cache at every
