@@ -66,18 +66,7 @@ pub fn zipf() -> Vec<u64> {
 /// the last phase is never read again, so a policy that trusts old counts (or grows no window)
 /// loses to exact LRU here.
 pub fn shifting() -> Vec<u64> {
-    let mut rng = Rng::new(2);
-    let mut fresh = 10_000_000u64;
-    (0..300_000u64)
-        .map(|i| {
-            if rng.below(10) == 0 {
-                fresh += 1;
-                fresh
-            } else {
-                (i / 20_000) * 1_200 + rng.below(1_200)
-            }
-        })
-        .collect()
+    with_one_offs(2, 300_000, |i, rng| (i / 20_000) * 1_200 + rng.below(1_200))
 }
 
 /// Scans through skewed reads: Zipf(0.8) over 20,000 keys, and every 10,000 requests a scan of
@@ -100,15 +89,21 @@ pub fn scan_mix() -> Vec<u64> {
 /// 240,000 requests. Larger than a cache of 1,000, a loop gives exact LRU no hits at all, while a
 /// policy that keeps a fixed part of the loop hits on that part every time round.
 pub fn noisy_loop() -> Vec<u64> {
-    let mut rng = Rng::new(4);
+    with_one_offs(4, 240_000, |i, _| i % 1_200)
+}
+
+/// `len` requests from a generator seeded with `seed`: request `i` is, one time in ten, a key
+/// never seen before, and otherwise `key(i, rng)`.
+fn with_one_offs(seed: u64, len: u64, key: impl Fn(u64, &mut Rng) -> u64) -> Vec<u64> {
+    let mut rng = Rng::new(seed);
     let mut fresh = 10_000_000u64;
-    (0..240_000u64)
+    (0..len)
         .map(|i| {
             if rng.below(10) == 0 {
                 fresh += 1;
                 fresh
             } else {
-                i % 1_200
+                key(i, &mut rng)
             }
         })
         .collect()
