@@ -5,7 +5,7 @@
 //! key's `Eq` (to probe) and the clock (to check a deadline). Removed keys and values are handed
 //! out in a [`Removals`], to be reported and dropped after the lock is released.
 
-use crate::admission::{ADMIT_MARGIN, FrequencySketch, WindowSizer};
+use crate::admission::{ADMIT_MARGIN, Duels, FrequencySketch, WindowSizer};
 use crate::clock::{NEVER, Now};
 use crate::flight::Flights;
 use crate::list::{Linked, Links, List, NIL};
@@ -345,6 +345,7 @@ struct Tiny {
     seg: Vec<u8>,
     sketch: FrequencySketch,
     sizer: WindowSizer,
+    duels: Duels,
 }
 
 impl Tiny {
@@ -383,6 +384,7 @@ impl<K, V> Core<K, V> {
                     seg: Vec::new(),
                     sketch: FrequencySketch::new(capacity),
                     sizer: WindowSizer::new(capacity),
+                    duels: Duels::default(),
                 })
             }),
             promotions: Promotions::new(),
@@ -501,7 +503,9 @@ impl<K, V> Core<K, V> {
                 1
             }
         };
-        t.sketch.increment(nodes[i as usize].links.tag);
+        let tag = nodes[i as usize].links.tag;
+        t.sketch.increment(tag);
+        t.duels.accessed(tag);
         match t.seg[i as usize] {
             WINDOW => {
                 t.window.move_to_front(nodes, i);
@@ -786,10 +790,15 @@ impl<K, V> Core<K, V> {
     ///
     /// Room: while the new entry does not fit, the entry the window will push out (its LRU
     /// end, if the window overflows) duels with the main space's victim: the candidate wins
-    /// only if the sketch estimates it more frequent than the victim by more than
-    /// [`ADMIT_MARGIN`], and then moves to probation while the victim is evicted; otherwise the
-    /// candidate is evicted: the incumbent keeps its place on a tie, as in TinyLFU, and on a
-    /// difference the sketch's noise can make. Without a candidate, the victim goes.
+    /// only if the sketch estimates it more frequent than the victim by more than the margin
+    /// ([`ADMIT_MARGIN`], or 0 while the recent narrow duels favour the candidate: [`Duels`]),
+    /// and then moves to probation while the victim is evicted; otherwise the candidate is
+    /// evicted: the incumbent keeps its place on a tie, as in TinyLFU, and on a difference the
+    /// sketch's noise can make. A victim on probation that out-counts the candidate by more
+    /// than [`ADMIT_MARGIN`] moves to probation's front, so that the next candidate meets the
+    /// next victim (TinyLFU keeps it at the end, where a key that is counted often but no
+    /// longer read stops every candidate until aging halves its count). Without a candidate,
+    /// the victim goes.
     fn insert_tiny(&mut self, new: NewEntry<K, V>, now: &Now<'_>, out: &mut Removals<K, V>)
     where
         K: Eq,
@@ -798,6 +807,7 @@ impl<K, V> Core<K, V> {
         let tag = tag_of(new.hash);
         let t = self.tiny.as_mut().expect("TinyLFU is on");
         t.sketch.increment(tag);
+        t.duels.accessed(tag);
         t.sizer.inserting(tag, w);
         while self.weight + w > self.capacity || self.nodes.len() >= self.max_entries {
             let t = self.tiny.as_ref().expect("TinyLFU is on");
@@ -806,11 +816,27 @@ impl<K, V> Core<K, V> {
             let victim = self.victim();
             debug_assert_ne!(victim, NIL, "an empty shard always fits");
             let evict = if candidate != NIL && victim != candidate {
-                let freq = |i: u32| t.sketch.frequency(self.nodes[i as usize].links.tag);
-                if freq(candidate) > freq(victim).saturating_add(ADMIT_MARGIN) {
+                let (c, v) = (
+                    self.nodes[candidate as usize].links.tag,
+                    self.nodes[victim as usize].links.tag,
+                );
+                let (fc, fv) = (t.sketch.frequency(c), t.sketch.frequency(v));
+                let margin = t.duels.margin();
+                let on_probation = matches!(t.seg[victim as usize], PROBATION | DEMOTED);
+                if fc > fv && fc <= fv.saturating_add(ADMIT_MARGIN) {
+                    let entries = self.nodes.len();
+                    let t = self.tiny.as_mut().expect("TinyLFU is on");
+                    t.duels.narrow(c, v, entries);
+                }
+                if fc > fv.saturating_add(margin) {
                     self.admit_to_main(candidate);
                     victim
                 } else {
+                    // A victim that clearly out-counts the candidate has earned another turn:
+                    // the next candidate duels with the next least recently used.
+                    if fv > fc.saturating_add(ADMIT_MARGIN) && on_probation {
+                        self.list.move_to_front(&mut self.nodes, victim);
+                    }
                     candidate
                 }
             } else {
@@ -1410,6 +1436,65 @@ mod tests {
         }
         core.validate(|k| hash(*k)).unwrap();
         (grown, in_place)
+    }
+
+    /// W-TinyLFU's duel: a victim that clearly out-counts the candidate moves to probation's
+    /// front, so that the next candidate meets the next victim; on a tie it stays the victim.
+    /// A duel won or lost by one count is remembered for the margin.
+    #[test]
+    fn a_clear_winner_among_victims_gets_another_turn() {
+        let time = TimeSource::new(std::sync::Arc::new(RealClock));
+        let now = Now::new(&time);
+        let shard: Shard<u64, u64> = Shard::new(ShardConfig {
+            tiny_lfu: true,
+            ..ShardConfig::lru(100)
+        });
+        let mut core = shard.write();
+        let mut out = Removals::new();
+        for k in 0..100 {
+            core.insert(entry(k, k), &now, &mut out);
+        }
+        let has = |core: &Core<u64, u64>, k: u64| core.find(k, &k).is_some();
+        let key = |core: &Core<u64, u64>, i: u32| core.nodes[i as usize].key;
+        let probation = |core: &Core<u64, u64>| -> Vec<u64> {
+            core.list
+                .iter_lru(&core.nodes)
+                .map(|i| key(core, i))
+                .collect()
+        };
+        assert_eq!(
+            probation(&core)[..2],
+            [0, 1],
+            "the least recently used first"
+        );
+        // Key 0 has been counted six times, the window's candidate (99) once: the candidate is
+        // evicted and key 0 goes to probation's front.
+        for _ in 0..5 {
+            core.tiny.as_mut().unwrap().sketch.increment(0);
+        }
+        core.insert(entry(1_000, 1_000), &now, &mut out);
+        assert_eq!(core.stats.evictions, 1);
+        assert!(has(&core, 0) && !has(&core, 99));
+        assert_eq!(probation(&core)[0], 1);
+        assert_eq!(*probation(&core).last().unwrap(), 0);
+        // Key 1 and the next candidate (1,000) are counted once each: a tie evicts the candidate
+        // and leaves key 1 where it is. One count ahead is a narrow duel, remembered.
+        core.insert(entry(1_001, 1_001), &now, &mut out);
+        assert!(has(&core, 1) && !has(&core, 1_000));
+        assert_eq!(probation(&core)[0], 1);
+        core.tiny.as_mut().unwrap().sketch.increment(1_001);
+        core.insert(entry(1_002, 1_002), &now, &mut out);
+        assert!(
+            has(&core, 1) && !has(&core, 1_001),
+            "one count is within the margin"
+        );
+        assert_eq!(
+            probation(&core)[0],
+            1,
+            "and within it the victim stays the victim"
+        );
+        assert_eq!(core.tiny.as_ref().unwrap().duels.undecided(), 1);
+        assert_eq!(core.stats.evictions, 3);
     }
 
     /// hashbrown moves entries between buckets when it grows and when it rehashes in place (to
