@@ -2,7 +2,7 @@
 //!
 //! Run: `cargo run --release --example replay -- [--trace FILE]... [--capacity N,N,..]
 //! [--shards N,N,..] [--threads N,N,..] [--admission all,tinylfu] [--summary] [--runs N]
-//! [--svg DIR]`
+//! [--svg DIR] [--moka-room]`
 //!
 //! `--admission` picks stratacache's admission policies to replay (default both:
 //! `Admission::All`, the exact LRU, and `Admission::TinyLfu`).
@@ -14,6 +14,11 @@
 //! TinyLfu, with a hasher of its own seed): the sketch's collisions, and so the hit ratio, depend
 //! on the seed (by up to about three points on the small traces), and moka's figures move by up
 //! to a point between runs. Exact LRU is the same in every run.
+//!
+//! `--moka-room` prints, instead, how many entries moka holds while it replays each trace at
+//! each capacity (it applies writes in batches, so it holds more than its capacity between
+//! them; see `MokaHeld`), and TinyLfu's hit ratio at the capacity and at moka's mean holding
+//! (means of `--runs` replays, default 10).
 //!
 //! `--svg DIR` draws, instead of the table, one chart per trace, `DIR/<trace>.svg`: hit ratio
 //! against capacity (the `--capacity` list, default 250 to 3,000) for stratacache (exact LRU
@@ -97,12 +102,13 @@ fn main() {
     let (mut capacities, mut shards, mut threads) = (Vec::new(), vec![1, 0], vec![1]);
     let mut admissions = vec![Admission::All, Admission::TinyLfu];
     let mut svg: Option<std::path::PathBuf> = None;
-    let mut summary = false;
-    let mut runs = 1;
+    let (mut summary, mut moka_room) = (false, false);
+    let mut runs = 0;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--summary" {
-            summary = true;
+        if flag == "--summary" || flag == "--moka-room" {
+            summary |= flag == "--summary";
+            moka_room |= flag == "--moka-room";
             continue;
         }
         let value = args
@@ -131,11 +137,15 @@ fn main() {
     if traces.is_empty() {
         traces = vec!["OLTP.lis.gz".into(), "gli.trace".into()];
     }
-    if summary {
+    if summary || moka_room {
         if capacities.is_empty() {
             capacities = vec![250, 500, 1_000, 1_500, 2_000];
         }
-        print_summary(&traces, &capacities, runs.max(1));
+        if moka_room {
+            print_moka_room(&traces, &capacities, if runs == 0 { 10 } else { runs });
+        } else {
+            print_summary(&traces, &capacities, runs.max(1));
+        }
         return;
     }
     if let Some(dir) = svg {
@@ -408,6 +418,46 @@ fn print_summary(traces: &[String], capacities: &[u64], runs: u32) {
             "no"
         }
     );
+}
+
+/// `--moka-room`: the entries moka holds while it replays, sampled every 97 requests after the
+/// first tenth of the trace (its `iter`, which sees every entry in its map, admitted or still
+/// pending), and TinyLfu's hit ratio at the capacity and at moka's mean holding.
+fn print_moka_room(traces: &[String], capacities: &[u64], runs: u32) {
+    println!("Machine: {}\n", machine::describe());
+    println!("Means of {runs} replays each, on new caches.\n");
+    println!(
+        "| trace | capacity | moka | moka's entries: mean | max | TinyLfu | TinyLfu at moka's \
+         mean |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for name in traces {
+        let keys = trace::require(name);
+        for &cap in capacities {
+            let (mut ratio, mut held, mut max) = (0.0, 0.0, 0);
+            for _ in 0..runs {
+                let moka = Moka::with_capacity(cap as usize);
+                let (mut hits, mut sum, mut samples) = (0u64, 0usize, 0usize);
+                for (i, &k) in keys.iter().enumerate() {
+                    hits += u64::from(moka.get_or_insert(k));
+                    if i % 97 == 0 && i >= keys.len() / 10 {
+                        let n = moka.0.iter().count();
+                        sum += n;
+                        samples += 1;
+                        max = max.max(n);
+                    }
+                }
+                ratio += 100.0 * hits as f64 / keys.len() as f64;
+                held += sum as f64 / samples.max(1) as f64;
+            }
+            let (ratio, held) = (ratio / f64::from(runs), held / f64::from(runs));
+            println!(
+                "| {name} | {cap} | {ratio:.1} % | {held:.1} | {max} | {:.1} % | {:.1} % |",
+                mean_ratio::<TinySeeded>(cap, &keys, runs),
+                mean_ratio::<TinySeeded>(held.round() as u64, &keys, runs),
+            );
+        }
+    }
 }
 
 /// A line chart of hit ratio (%) against capacity, as SVG markup.
