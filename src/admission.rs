@@ -27,8 +27,8 @@ pub enum Admission {
     /// of it) towards the side that would have kept it. Recency-heavy workloads get a larger window,
     /// frequency-heavy ones a smaller one; skewed, steady ones more protection. The window
     /// grows only while it earns hits of its own. A candidate must be estimated more frequent
-    /// than the victim by more than one count, unless the last duels it won or lost by one count
-    /// show that one count decides on this workload: then by more than none. A victim that
+    /// than the victim by more than one count, unless the last duels won or lost by one count show
+    /// that one count decides on this workload: then by more than none. A victim that
     /// out-counts the candidate by more than one goes to the front of probation, so that the
     /// next candidate meets the next victim. Where keys are all about as frequent and come back
     /// in reverse order (the LIRS2 traces backf and zigzag in `tests/data`), exact LRU still
@@ -416,7 +416,8 @@ impl Duels {
         }
     }
 
-    /// A duel between `candidate` and `victim` (tags) was decided by no more than the margin;
+    /// `candidate` (a tag) was estimated ahead of `victim` by one count, at most
+    /// [`ADMIT_MARGIN`]: a narrow duel, remembered whichever way the margin decided it;
     /// `entries` is the shard's entry count. Not remembered if either key is already in an
     /// undecided duel.
     pub(crate) fn narrow(&mut self, candidate: u32, victim: u32, entries: usize) {
