@@ -103,7 +103,7 @@ fn main() {
     let mut admissions = vec![Admission::All, Admission::TinyLfu];
     let mut svg: Option<std::path::PathBuf> = None;
     let (mut summary, mut moka_room) = (false, false);
-    let mut runs = 0;
+    let mut runs: Option<u32> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--summary" || flag == "--moka-room" {
@@ -130,7 +130,7 @@ fn main() {
                     .collect();
             }
             "--svg" => svg = Some(value.into()),
-            "--runs" => runs = value.parse().expect("--runs takes a number"),
+            "--runs" => runs = Some(value.parse().expect("--runs takes a number")),
             other => panic!("unknown flag {other}; see the doc comment of examples/replay.rs"),
         }
     }
@@ -142,9 +142,9 @@ fn main() {
             capacities = vec![250, 500, 1_000, 1_500, 2_000];
         }
         if moka_room {
-            print_moka_room(&traces, &capacities, if runs == 0 { 10 } else { runs });
+            print_moka_room(&traces, &capacities, runs.unwrap_or(10).max(1));
         } else {
-            print_summary(&traces, &capacities, runs.max(1));
+            print_summary(&traces, &capacities, runs.unwrap_or(1).max(1));
         }
         return;
     }
