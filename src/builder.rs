@@ -116,11 +116,12 @@ impl<K, V, S> CacheBuilder<K, V, S> {
         self
     }
 
-    /// The time-to-idle of every entry: an entry not read (by `get` or a hit of
+    /// The time-to-idle of every entry: an entry not read (by `get`, `peek` or a hit of
     /// `get_or_insert_with`) for this long is expired, cause `Expired`. Every such hit, and every
-    /// insert, restarts its idle clock; `peek` and `contains_key` do not. With a time-to-live
-    /// too, whichever comes first expires it. Must not be zero. Costs 8 bytes per entry, and
-    /// nothing for caches without it.
+    /// insert, restarts its idle clock (a `peek` still leaves the LRU order alone);
+    /// `contains_key`, which reads no value, does not. With a time-to-live too, whichever comes
+    /// first expires it. Must not be zero. Costs 8 bytes per entry, and nothing for caches
+    /// without it.
     ///
     /// # Examples
     ///

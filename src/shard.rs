@@ -171,10 +171,11 @@ impl<K, V> Shard<K, V> {
                 }
                 return Lookup::Hit(r);
             }
-            core.touch(i, now);
         } else {
             self.peek_hits.fetch_add(1, Relaxed);
         }
+        // Every hit restarts the idle clock, a peek's too.
+        core.touch(i, now);
         Lookup::Hit(read(&core, i))
     }
 
@@ -663,8 +664,8 @@ impl<K, V> Core<K, V> {
             Some(i) => {
                 if promote {
                     self.promote(i);
-                    self.touch(i, now);
                 }
+                self.touch(i, now);
                 self.stats.hits += u64::from(record_hit);
                 Some(read(self, i))
             }

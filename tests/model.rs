@@ -217,46 +217,61 @@ fn ttl_is_not_extended_by_reads_and_restarts_on_replace() {
 }
 
 #[test]
-fn time_to_idle_restarts_on_hits_not_on_peeks_and_the_first_limit_wins() {
+fn time_to_idle_restarts_on_every_hit_not_on_contains_key_and_the_first_limit_wins() {
     let clock = ManualClock::new();
     let events = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let sink = events.clone();
     let cache: Cache<u32, u32> = Cache::builder()
         .max_capacity(10)
+        .shards(1)
         .time_to_idle(Duration::from_secs(10))
         .time_to_live(Duration::from_secs(25))
         .clock(clock.clone())
         .eviction_listener(move |k, _v, c| sink.lock().push((k, c)))
         .build()
         .unwrap();
-    cache.insert(1, 1);
-    cache.insert(2, 2);
-    cache.insert(3, 3);
+    for k in 1..=4 {
+        cache.insert(k, k);
+    }
     clock.advance(Duration::from_secs(9));
     assert_eq!(cache.get(&1), Some(1), "a hit restarts 1's idle clock");
-    assert_eq!(cache.peek(&2), Some(2), "a peek does not restart 2's");
-    assert!(cache.contains_key(&3), "nor does contains_key 3's");
     assert_eq!(
-        cache.get_or_insert_with(3, || 33),
-        3,
-        "a get_or_insert hit restarts 3's"
+        cache.peek(&2),
+        Some(2),
+        "a peek is a hit too: it restarts 2's, and leaves the LRU order alone"
+    );
+    assert!(
+        cache.contains_key(&3),
+        "contains_key reads no value: 3's goes on"
+    );
+    assert_eq!(
+        cache.get_or_insert_with(4, || 44),
+        4,
+        "a get_or_insert hit restarts 4's"
     );
     clock.advance(Duration::from_secs(1));
-    assert_eq!(cache.peek(&2), None, "2 was not read for 10 s");
+    assert_eq!(cache.get(&3), None, "3 was not read for 10 s");
     clock.advance(Duration::from_secs(8));
     assert_eq!(cache.get(&1), Some(1));
-    assert_eq!(cache.get(&3), Some(3));
+    assert_eq!(
+        cache.peek(&2),
+        Some(2),
+        "peeked at 9 s, so idle for 9 s only"
+    );
+    assert_eq!(cache.get(&4), Some(4));
     // The TTL comes first for 1 (inserted at 0, read at 18): 25 s after its insert.
     clock.advance(Duration::from_secs(7));
     assert_eq!(cache.get(&1), None, "the TTL ended first");
-    assert_eq!(cache.purge_expired(), 1, "3 as well");
+    assert_eq!(cache.purge_expired(), 2, "2 and 4 as well");
     assert_eq!(
         *events.lock(),
         [
-            (2, RemovalCause::Expired),
+            (3, RemovalCause::Expired),
             (1, RemovalCause::Expired),
-            (3, RemovalCause::Expired)
+            // In LRU order: the peeks left 2 where its insert put it, before 4.
+            (2, RemovalCause::Expired),
+            (4, RemovalCause::Expired)
         ]
     );
-    assert_eq!(cache.stats().expirations, 3);
+    assert_eq!(cache.stats().expirations, 4);
 }

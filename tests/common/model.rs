@@ -95,9 +95,10 @@ impl Model {
             Some(i) => {
                 self.stats.hits += 1;
                 let v = self.entries[i].value;
+                // Every hit restarts the idle clock; only `get` moves the entry.
+                self.entries[i].accessed = self.now;
                 if promote {
-                    let mut e = self.entries.remove(i);
-                    e.accessed = self.now;
+                    let e = self.entries.remove(i);
                     self.entries.push(e);
                 }
                 Some(v)
