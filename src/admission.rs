@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 
 /// Which inserts a cache admits (see [`CacheBuilder::admission`](crate::CacheBuilder::admission)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Admission {
     /// Every insert is admitted: the cache is the exact LRU of the crate's semantics.
     #[default]
@@ -45,7 +44,6 @@ pub enum Admission {
 /// How a hit reaches the LRU order (see
 /// [`CacheBuilder::promotion`](crate::CacheBuilder::promotion)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Promotion {
     /// Every hit is replayed, in order, before the next exclusive operation on its shard: the
     /// order is exactly the one relinking on every hit would give.

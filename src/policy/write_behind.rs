@@ -38,7 +38,6 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What `put` does when `queue_capacity` writes are pending.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum WhenFull {
     /// Wait until the flusher makes room.
     #[default]
